@@ -58,7 +58,10 @@ int pointer_device(const void* ptr, const char* name) {
 
 void wait_for_stream(std::uintptr_t producer, cudaStream_t consumer, int device) {
   auto* const producer_stream = reinterpret_cast<cudaStream_t>(producer);
-  if (producer == 0 || producer_stream == consumer) return;
+  // 1 is cudaStreamLegacy, the stream that handle 0 also means in this (non per-thread) build: cupy exports
+  // it for its null stream.
+  const bool both_legacy = producer == 1 && consumer == nullptr;
+  if (producer == 0 || producer_stream == consumer || both_legacy) return;
   DeviceGuard guard(device);
   // An event orders the two streams on the GPU; the host does not wait.
   cudaEvent_t event = nullptr;
