@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pybind11
@@ -70,6 +72,17 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", ext.sourcedir, *cmake_args], cwd=build_temp, check=True)
         # No --target: build every target, so the optional _obs_bridge is built with _native.
         subprocess.run(["cmake", "--build", ".", *build_args], cwd=build_temp, check=True)
+        if self.editable_mode:
+            self._copy_extra_modules_to_source(extdir, ext_fullpath)
+
+    def _copy_extra_modules_to_source(self, extdir: Path, declared: Path) -> None:
+        """Editable installs: setuptools copies only the declared extension back into python/streamenhance;
+        put the other modules CMake built into the same folder (a wheel packs all of extdir anyway)."""
+        package_dir = Path(self.get_finalized_command("build_py").get_package_dir("streamenhance"))
+        suffix = sysconfig.get_config_var("EXT_SUFFIX")
+        for module in sorted(extdir.glob(f"*{suffix}")):
+            if module.resolve() != declared.resolve():
+                shutil.copy2(module, package_dir / module.name)
 
 
 setup(
