@@ -27,7 +27,8 @@ void planar_to_bgr(const ConstPlanarView& src, const ConstPlanarView* base, cons
 // uint8 image resize, rounded half up and clamped after each pass (MATLAB imresize on uint8).
 void resize(const ConstImageView& src, const ImageView& dst, const ResizePlan& plan);
 
-// float32 / float16 planes resize, computed in float32 with the float32-rounded weights.
+// float32 / float16 planes resize, summed in double and rounded once to the output dtype (exactly the
+// reference's float64 computation).
 void resize(const ConstPlanarView& src, const PlanarView& dst, const ResizePlan& plan);
 
 // 4:2:0 YUV -> uint8 BGR(A). u and v address the chroma samples of 2x2 pixel blocks; their `channels` is the

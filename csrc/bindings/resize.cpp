@@ -88,7 +88,8 @@ void init_resize(py::module_& m) {
         R"doc(Resize `src` into `dst` (the target size is `dst`'s), MATLAB imresize semantics.
 
 uint8 (H, W) / (H, W, C) images (C in 1..4, any row stride; bit-exact with reference.resize) or float32 /
-float16 (N, C, H, W) C-contiguous planes (computed in float32). method: "bicubic" | "area".)doc");
+float16 (N, C, H, W) C-contiguous planes (summed in double, rounded once: bit-exact too).
+method: "bicubic" | "area".)doc");
   m.def("_resize_taps", &resize_taps_py, py::arg("in_size"), py::arg("out_size"), py::arg("method") = "bicubic",
         py::arg("antialias") = true, "(indices int32 (out, taps), weights float64 (out, taps)) of one dimension.");
 }

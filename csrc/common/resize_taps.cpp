@@ -162,7 +162,6 @@ std::shared_ptr<const ResizeTaps> resize_taps(int64_t in_size, int64_t out_size,
   taps->out_size = out_size;
   taps->method = method;
   taps->antialias = antialias;
-  taps->weight_f32.assign(taps->weight.begin(), taps->weight.end());
 
   std::lock_guard<std::mutex> lock(mutex);
   // A process that resizes to ever new sizes (an evaluation sweep) must not grow without bound; the

@@ -24,8 +24,7 @@ struct ResizeTaps {
   bool antialias = true;
   int64_t taps = 0;
   std::vector<std::int32_t> index;
-  std::vector<double> weight;       // uint8 images: summed in double, as the reference
-  std::vector<float> weight_f32;    // float planes: the same weights rounded once to float32
+  std::vector<double> weight;  // summed in double by every kernel, as the reference does
 };
 
 // Cached by (in, out, method, antialias); the entries are immutable and shared.

@@ -61,4 +61,28 @@ inline std::uint16_t float_to_half(float f) {
   return static_cast<std::uint16_t>(sign | (x >> 13));
 }
 
+// Round to nearest, ties to even, directly from double (not through float, which could round twice).
+inline std::uint16_t double_to_half(double d) {
+  std::uint64_t x;
+  std::memcpy(&x, &d, sizeof x);
+  const std::uint16_t sign = static_cast<std::uint16_t>((x >> 48) & 0x8000u);
+  x &= 0x7fffffffffffffffull;
+  if (x >= 0x7ff0000000000000ull) return static_cast<std::uint16_t>(sign | (x > 0x7ff0000000000000ull ? 0x7e00u : 0x7c00u));
+  if (x >= 0x40effe0000000000ull) return static_cast<std::uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to inf
+  const std::uint64_t exponent = x >> 52;
+  if (exponent < 1009) {  // below 2^-14: subnormal half, unit 2^-24 (same scheme as float_to_half)
+    if (exponent < 998) return sign;  // < 2^-25
+    const std::uint64_t mantissa = (x & 0xfffffffffffffull) | 0x10000000000000ull;
+    const std::uint64_t shift = 1051 - exponent;  // value = mantissa * 2^(exponent - 1075); unit 2^-24
+    std::uint64_t units = mantissa >> shift;
+    const std::uint64_t rest = mantissa & ((std::uint64_t{1} << shift) - 1);
+    const std::uint64_t half_unit = std::uint64_t{1} << (shift - 1);
+    if (rest > half_unit || (rest == half_unit && (units & 1u))) ++units;
+    return static_cast<std::uint16_t>(sign | units);
+  }
+  const std::uint64_t odd = (x >> 42) & 1u;
+  x += ((std::uint64_t{15} - 1023u) << 52) + ((std::uint64_t{1} << 41) - 1u) + odd;
+  return static_cast<std::uint16_t>(sign | (x >> 42));
+}
+
 }  // namespace se::cpu

@@ -83,63 +83,101 @@ void pass_u8(const ConstImageView& src, const ImageView& dst, const ResizePass& 
 }
 
 // ------------------------------------------------------------------------------------------ float planes
+// Summed in double with the double weights, no rounding between the passes, one rounding to the output
+// dtype at the end: exactly reference.resize (float64 throughout, astype at the end).
 
-// (planes, height, width) float32 buffers, contiguous.
+inline double to_double(float v) { return static_cast<double>(v); }
+inline double to_double(double v) { return v; }
+inline double to_double(std::uint16_t h) { return static_cast<double>(half_to_float(h)); }
+
+template <class T>
+T from_double(double v);
+template <>
+inline double from_double<double>(double v) { return v; }
+template <>
+inline float from_double<float>(double v) { return static_cast<float>(v); }
+template <>
+inline std::uint16_t from_double<std::uint16_t>(double v) { return double_to_half(v); }
+
+// (planes, height, width), contiguous.
+template <class T>
 struct Planes {
-  float* data;
+  T* data;
   int64_t count;
   int64_t height;
   int64_t width;
 };
 
-void rows_pass_f32(const float* in, int64_t in_height, const Planes& out, const ResizeTaps& taps) {
+// Along the height: output row y of a plane mixes whole input rows (contiguous inner loop).
+template <class In, class Out>
+void rows_pass_planes(const Planes<const In>& in, const Planes<Out>& out, const ResizeTaps& taps) {
   const int64_t width = out.width;
   const int64_t n_taps = taps.taps;
   parallel_for(out.count * out.height, grain_for(width * n_taps), [&](int64_t r0, int64_t r1) {
+    std::vector<double> acc(static_cast<size_t>(width));
+    double* a = acc.data();
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t plane = r / out.height;
       const int64_t y = r % out.height;
-      const float* src = in + plane * in_height * width;
+      const In* src = in.data + plane * in.height * width;
       const std::int32_t* index = taps.index.data() + y * n_taps;
-      const float* weight = taps.weight_f32.data() + y * n_taps;
-      float* acc = out.data + r * width;
-      for (int64_t x = 0; x < width; ++x) acc[x] = 0.0f;
+      const double* weight = taps.weight.data() + y * n_taps;
+      for (int64_t x = 0; x < width; ++x) a[x] = 0.0;
       for (int64_t k = 0; k < n_taps; ++k) {
-        const float* row = src + static_cast<int64_t>(index[k]) * width;
-        const float w = weight[k];
-        for (int64_t x = 0; x < width; ++x) acc[x] += w * row[x];
+        const In* row = src + static_cast<int64_t>(index[k]) * width;
+        const double w = weight[k];
+        for (int64_t x = 0; x < width; ++x) a[x] += w * to_double(row[x]);
       }
+      Out* dst = out.data + r * width;
+      for (int64_t x = 0; x < width; ++x) dst[x] = from_double<Out>(a[x]);
     }
   });
 }
 
-void cols_pass_f32(const float* in, int64_t in_width, const Planes& out, const ResizeTaps& taps) {
+// Along the width: each output element gathers its taps from its own row.
+template <class In, class Out>
+void cols_pass_planes(const Planes<const In>& in, const Planes<Out>& out, const ResizeTaps& taps) {
   const int64_t n_taps = taps.taps;
   parallel_for(out.count * out.height, grain_for(out.width * n_taps), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
-      const float* row = in + r * in_width;
-      float* dst = out.data + r * out.width;
+      const In* row = in.data + r * in.width;
+      Out* dst = out.data + r * out.width;
       for (int64_t x = 0; x < out.width; ++x) {
         const std::int32_t* index = taps.index.data() + x * n_taps;
-        const float* weight = taps.weight_f32.data() + x * n_taps;
-        float acc = 0.0f;
-        for (int64_t k = 0; k < n_taps; ++k) acc += weight[k] * row[index[k]];
-        dst[x] = acc;
+        const double* weight = taps.weight.data() + x * n_taps;
+        double acc = 0.0;
+        for (int64_t k = 0; k < n_taps; ++k) acc += weight[k] * to_double(row[index[k]]);
+        dst[x] = from_double<Out>(acc);
       }
     }
   });
 }
 
-void halves_to_floats(const std::uint16_t* in, float* out, int64_t count) {
-  parallel_for(count, 64 * 1024, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) out[i] = half_to_float(in[i]);
-  });
+template <class In, class Out>
+void pass_planes(const Planes<const In>& in, const Planes<Out>& out, const ResizePass& pass) {
+  if (pass.axis == 0) {
+    rows_pass_planes(in, out, *pass.taps);
+  } else {
+    cols_pass_planes(in, out, *pass.taps);
+  }
 }
 
-void floats_to_halves(const float* in, std::uint16_t* out, int64_t count) {
-  parallel_for(count, 64 * 1024, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) out[i] = float_to_half(in[i]);
-  });
+// Element type T: float or std::uint16_t (float16 bits). The intermediate between the passes is double.
+template <class T>
+void resize_planes(const ConstPlanarView& src, const PlanarView& dst, const ResizePlan& plan) {
+  const Planes<const T> in{static_cast<const T*>(src.data), src.planes(), src.height, src.width};
+  const Planes<T> out{static_cast<T*>(dst.data), dst.planes(), dst.height, dst.width};
+  if (plan.passes.size() == 1) {
+    pass_planes(in, out, plan.passes[0]);
+    return;
+  }
+  const bool rows_first = plan.passes[0].axis == 0;
+  std::vector<double> buffer;
+  Planes<double> mid{nullptr, in.count, rows_first ? out.height : in.height, rows_first ? in.width : out.width};
+  buffer.resize(static_cast<size_t>(mid.count * mid.height * mid.width));
+  mid.data = buffer.data();
+  pass_planes(in, mid, plan.passes[0]);
+  pass_planes(Planes<const double>{mid.data, mid.count, mid.height, mid.width}, out, plan.passes[1]);
 }
 
 }  // namespace
@@ -168,44 +206,15 @@ void resize(const ConstImageView& src, const ImageView& dst, const ResizePlan& p
 }
 
 void resize(const ConstPlanarView& src, const PlanarView& dst, const ResizePlan& plan) {
-  const int64_t planes = src.planes();
-  const bool half = src.dtype == DType::kFloat16;
   if (plan.passes.empty()) {
-    std::memcpy(dst.data, src.data, static_cast<size_t>(planes * src.plane_size() * dtype_size(src.dtype)));
+    std::memcpy(dst.data, src.data, static_cast<size_t>(src.planes() * src.plane_size() * dtype_size(src.dtype)));
     return;
   }
-  // fp16 is converted to float32 around the passes (exact one way, rounded once to nearest even the other).
-  std::vector<float> converted;
-  const float* current = static_cast<const float*>(src.data);
-  if (half) {
-    converted.resize(static_cast<size_t>(planes * src.plane_size()));
-    halves_to_floats(static_cast<const std::uint16_t*>(src.data), converted.data(), planes * src.plane_size());
-    current = converted.data();
+  if (src.dtype == DType::kFloat16) {
+    resize_planes<std::uint16_t>(src, dst, plan);
+  } else {
+    resize_planes<float>(src, dst, plan);
   }
-  int64_t height = src.height;
-  int64_t width = src.width;
-  std::vector<float> buffers[2];
-  for (size_t i = 0; i < plan.passes.size(); ++i) {
-    const ResizePass& pass = plan.passes[i];
-    Planes out{nullptr, planes, pass.axis == 0 ? pass.taps->out_size : height,
-               pass.axis == 1 ? pass.taps->out_size : width};
-    const bool last = i + 1 == plan.passes.size();
-    if (last && !half) {
-      out.data = static_cast<float*>(dst.data);
-    } else {
-      buffers[i].resize(static_cast<size_t>(planes * out.height * out.width));
-      out.data = buffers[i].data();
-    }
-    if (pass.axis == 0) {
-      rows_pass_f32(current, height, out, *pass.taps);
-    } else {
-      cols_pass_f32(current, width, out, *pass.taps);
-    }
-    current = out.data;
-    height = out.height;
-    width = out.width;
-  }
-  if (half) floats_to_halves(current, static_cast<std::uint16_t*>(dst.data), planes * height * width);
 }
 
 }  // namespace se::cpu

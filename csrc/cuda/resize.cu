@@ -1,6 +1,6 @@
 // Separable resize on the GPU: the host computes the taps (common/resize_taps.h), they are uploaded once per
 // (device, in, out, method, antialias) and kept; each pass is one kernel, one thread per output element,
-// summing its taps in order exactly like the CPU kernels (double for uint8 images, float for planes).
+// summing its taps in order in double exactly like the CPU kernels (and the reference).
 #include <cuda_fp16.h>
 
 #include <cstdint>
@@ -55,35 +55,26 @@ class StreamBuffer {
   bool async_ = false;
 };
 
-// One dimension's taps on the device, packed in one allocation: weights (double), weights (float), indices.
+// One dimension's taps on the device, packed in one allocation: weights (double), then indices.
 struct DeviceTaps {
   const double* weight = nullptr;
-  const float* weight_f32 = nullptr;
   const std::int32_t* index = nullptr;
   int taps = 0;
 };
 
-size_t taps_bytes(const ResizeTaps& t) {
-  const size_t n = t.index.size();
-  return n * (sizeof(double) + sizeof(float) + sizeof(std::int32_t));
-}
-
 std::vector<unsigned char> pack_taps(const ResizeTaps& t) {
   const size_t n = t.index.size();
-  std::vector<unsigned char> bytes(taps_bytes(t));
+  std::vector<unsigned char> bytes(n * (sizeof(double) + sizeof(std::int32_t)));
   std::memcpy(bytes.data(), t.weight.data(), n * sizeof(double));
-  std::memcpy(bytes.data() + n * sizeof(double), t.weight_f32.data(), n * sizeof(float));
-  std::memcpy(bytes.data() + n * (sizeof(double) + sizeof(float)), t.index.data(), n * sizeof(std::int32_t));
+  std::memcpy(bytes.data() + n * sizeof(double), t.index.data(), n * sizeof(std::int32_t));
   return bytes;
 }
 
 DeviceTaps view_taps(const void* base, const ResizeTaps& t) {
-  const size_t n = t.index.size();
   const auto* bytes = static_cast<const unsigned char*>(base);
   DeviceTaps d;
   d.weight = reinterpret_cast<const double*>(bytes);
-  d.weight_f32 = reinterpret_cast<const float*>(bytes + n * sizeof(double));
-  d.index = reinterpret_cast<const std::int32_t*>(bytes + n * (sizeof(double) + sizeof(float)));
+  d.index = reinterpret_cast<const std::int32_t*>(bytes + t.index.size() * sizeof(double));
   d.taps = static_cast<int>(t.taps);
   return d;
 }
@@ -213,10 +204,14 @@ void pass_u8(const ConstImageView& src, const ImageView& dst, const ResizePass& 
 
 // ------------------------------------------------------------------------------------------ float kernels
 
-__device__ __forceinline__ float load(const float* p) { return *p; }
-__device__ __forceinline__ float load(const __half* p) { return __half2float(*p); }
-__device__ __forceinline__ void store(float* p, float v) { *p = v; }
-__device__ __forceinline__ void store(__half* p, float v) { *p = __float2half_rn(v); }
+// Planes are read as double and the sum rounded once to the output type (double -> half directly, like
+// the CPU's double_to_half: no intermediate float rounding).
+__device__ __forceinline__ double load(const double* p) { return *p; }
+__device__ __forceinline__ double load(const float* p) { return static_cast<double>(*p); }
+__device__ __forceinline__ double load(const __half* p) { return static_cast<double>(__half2float(*p)); }
+__device__ __forceinline__ void store(double* p, double v) { *p = v; }
+__device__ __forceinline__ void store(float* p, double v) { *p = __double2float_rn(v); }
+__device__ __forceinline__ void store(__half* p, double v) { *p = __double2half(v); }
 
 // Planes (planes, height, width); z walks the planes (grid-stride, gridDim.z is capped at 65535).
 template <class In, class Out>
@@ -226,12 +221,12 @@ __global__ void rows_f_kernel(const In* __restrict__ src, Out* __restrict__ dst,
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
   if (x >= width || y >= out_rows) return;
   const std::int32_t* index = t.index + static_cast<long long>(y) * t.taps;
-  const float* weight = t.weight_f32 + static_cast<long long>(y) * t.taps;
+  const double* weight = t.weight + static_cast<long long>(y) * t.taps;
   for (long long p = blockIdx.z; p < planes; p += gridDim.z) {
     const In* plane = src + p * in_rows * width;
-    float acc = 0.0f;
+    double acc = 0.0;
     for (int k = 0; k < t.taps; ++k) {
-      acc = __fadd_rn(acc, __fmul_rn(weight[k], load(plane + static_cast<long long>(index[k]) * width + x)));
+      acc = __dadd_rn(acc, __dmul_rn(weight[k], load(plane + static_cast<long long>(index[k]) * width + x)));
     }
     store(dst + (p * out_rows + y) * width + x, acc);
   }
@@ -244,11 +239,11 @@ __global__ void cols_f_kernel(const In* __restrict__ src, Out* __restrict__ dst,
   const int y = blockIdx.y * blockDim.y + threadIdx.y;
   if (x >= out_cols || y >= rows) return;
   const std::int32_t* index = t.index + static_cast<long long>(x) * t.taps;
-  const float* weight = t.weight_f32 + static_cast<long long>(x) * t.taps;
+  const double* weight = t.weight + static_cast<long long>(x) * t.taps;
   for (long long p = blockIdx.z; p < planes; p += gridDim.z) {
     const In* row = src + (p * rows + y) * in_cols;
-    float acc = 0.0f;
-    for (int k = 0; k < t.taps; ++k) acc = __fadd_rn(acc, __fmul_rn(weight[k], load(row + index[k])));
+    double acc = 0.0;
+    for (int k = 0; k < t.taps; ++k) acc = __dadd_rn(acc, __dmul_rn(weight[k], load(row + index[k])));
     store(dst + (p * rows + y) * out_cols + x, acc);
   }
 }
@@ -269,7 +264,7 @@ void pass_f(const In* src, Out* dst, long long planes, long long in_h, long long
   }
 }
 
-// Both passes for element type T; the intermediate is float32, as on the CPU.
+// Both passes for element type T; the intermediate is double, as on the CPU.
 template <class T>
 void resize_planes(const ConstPlanarView& src, const PlanarView& dst, const ResizePlan& plan, cudaStream_t stream) {
   const long long planes = src.planes();
@@ -282,10 +277,10 @@ void resize_planes(const ConstPlanarView& src, const PlanarView& dst, const Resi
   }
   const long long mid_h = first.axis == 0 ? dst.height : src.height;
   const long long mid_w = first.axis == 0 ? src.width : dst.width;
-  StreamBuffer mid(static_cast<size_t>(planes * mid_h * mid_w) * sizeof(float), stream);
-  auto* mid_data = static_cast<float*>(mid.get());
-  pass_f<T, float>(in, mid_data, planes, src.height, src.width, first, dst.device, stream);
-  pass_f<float, T>(mid_data, out, planes, mid_h, mid_w, plan.passes[1], dst.device, stream);
+  StreamBuffer mid(static_cast<size_t>(planes * mid_h * mid_w) * sizeof(double), stream);
+  auto* mid_data = static_cast<double*>(mid.get());
+  pass_f<T, double>(in, mid_data, planes, src.height, src.width, first, dst.device, stream);
+  pass_f<double, T>(mid_data, out, planes, mid_h, mid_w, plan.passes[1], dst.device, stream);
 }
 
 }  // namespace

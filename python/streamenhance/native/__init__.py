@@ -315,8 +315,9 @@ def resize(
     """MATLAB ``imresize`` of a uint8 image or of float planes to ``size_hw``.
 
     Args:
-        image: uint8 (H, W) or (H, W, C) with C in 1..4 (contiguous pixels, any row stride; bit-exact with
-            MATLAB / reference.resize), or float32/float16 (N, C, H, W) C-contiguous planes.
+        image: uint8 (H, W) or (H, W, C) with C in 1..4 (contiguous pixels, any row stride; rounded after
+            each pass like MATLAB), or float32/float16 (N, C, H, W) C-contiguous planes (summed in double,
+            rounded once). Both are bit-exact with reference.resize.
         size_hw: output (height, width), each in 1..MAX_SIDE; up, down and non-integer ratios.
         method: ``"bicubic"`` (Keys a=-0.5) or ``"area"`` (box overlap).
         antialias: widen the bicubic kernel when shrinking (MATLAB's default).
