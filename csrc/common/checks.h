@@ -153,6 +153,12 @@ inline PlanarView planar_arg(const ArrayDesc& a, const char* expected, bool rgb_
   check_not_empty(a, expected);
   check_side_limits(a);
   check_no_negative_strides(a);
+  // np.frombuffer(..., offset=1) can build these; on a GPU a misaligned load would poison the whole context.
+  if (reinterpret_cast<std::uintptr_t>(a.data) % static_cast<std::uintptr_t>(dtype_size(a.dtype)) != 0) {
+    throw std::invalid_argument(quoted(a) + ": expected data aligned to its " + std::to_string(dtype_size(a.dtype)) +
+                                "-byte elements, got a misaligned " + describe(a) + "; pass np.ascontiguousarray(" +
+                                a.name + ")");
+  }
   int64_t contiguous = dtype_size(a.dtype);
   for (size_t dim = a.shape.size(); dim-- > 0;) {
     if (stride_matters(a, dim) && a.strides[dim] != contiguous) {

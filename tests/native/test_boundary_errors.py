@@ -167,6 +167,13 @@ def test_bad_plane_strides() -> None:
         native.bgr_to_planar(frame(), out=np.zeros((1, 3, 5, 4), np.float32).transpose(0, 1, 3, 2))
 
 
+def test_misaligned_planes() -> None:
+    raw = np.zeros(3 * 4 * 5 * 4 + 1, U8)
+    misaligned = np.frombuffer(raw.data, np.float32, count=60, offset=1).reshape(1, 3, 4, 5)
+    with pytest.raises(FrameFormatError, match=re.escape("`src`: expected data aligned to its 4-byte elements, got a misaligned float32 (1, 3, 4, 5)")):
+        native.planar_to_bgr(misaligned)
+
+
 # ------------------------------------------------------------------ outputs: read-only, shape, overlap
 
 
