@@ -219,7 +219,8 @@ inline void check_no_overlap(const ArrayDesc& out, const ArrayDesc& in) {
   const auto b = byte_span(in);
   if (a.first < b.second && b.first < a.second) {
     throw std::invalid_argument(quoted(out) + " overlaps " + quoted(in) +
-                                ": the output must not share memory with an input (these kernels do not work in place)");
+                                ": the output must not share memory with an input "
+                                "(these kernels do not work in place)");
   }
 }
 

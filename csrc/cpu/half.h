@@ -67,7 +67,9 @@ inline std::uint16_t double_to_half(double d) {
   std::memcpy(&x, &d, sizeof x);
   const std::uint16_t sign = static_cast<std::uint16_t>((x >> 48) & 0x8000u);
   x &= 0x7fffffffffffffffull;
-  if (x >= 0x7ff0000000000000ull) return static_cast<std::uint16_t>(sign | (x > 0x7ff0000000000000ull ? 0x7e00u : 0x7c00u));
+  if (x >= 0x7ff0000000000000ull) {  // inf / NaN
+    return static_cast<std::uint16_t>(sign | (x > 0x7ff0000000000000ull ? 0x7e00u : 0x7c00u));
+  }
   if (x >= 0x40effe0000000000ull) return static_cast<std::uint16_t>(sign | 0x7c00u);  // >= 65520 rounds to inf
   const std::uint64_t exponent = x >> 52;
   if (exponent < 1009) {  // below 2^-14: subnormal half, unit 2^-24 (same scheme as float_to_half)

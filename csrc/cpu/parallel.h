@@ -35,7 +35,8 @@ void parallel_for(int64_t count, int64_t grain, Fn&& fn) {
 // it saves.
 inline int64_t grain_for(int64_t elements_per_row) {
   constexpr int64_t kMinElementsPerChunk = 32 * 1024;
-  return elements_per_row >= kMinElementsPerChunk ? 1 : kMinElementsPerChunk / (elements_per_row > 0 ? elements_per_row : 1);
+  if (elements_per_row >= kMinElementsPerChunk) return 1;
+  return kMinElementsPerChunk / (elements_per_row > 0 ? elements_per_row : 1);
 }
 
 }  // namespace se::cpu

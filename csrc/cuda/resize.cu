@@ -180,6 +180,13 @@ __global__ void cols_u8_kernel(const std::uint8_t* __restrict__ src, long long s
   for (int c = 0; c < C; ++c) out[c] = round_u8(acc[c]);
 }
 
+template <int C>
+void launch_cols_u8(const ConstImageView& src, const ImageView& dst, const DeviceTaps& taps, cudaStream_t stream) {
+  cols_u8_kernel<C><<<grid_2d(dst.width, dst.height), block_2d(), 0, stream>>>(
+      src.data, src.row_stride, dst.data, dst.row_stride, static_cast<int>(dst.width), static_cast<int>(dst.height),
+      taps);
+}
+
 void pass_u8(const ConstImageView& src, const ImageView& dst, const ResizePass& pass, cudaStream_t stream) {
   const PassTaps taps = device_taps(*pass.taps, dst.device, stream);
   if (pass.axis == 0) {
@@ -190,14 +197,11 @@ void pass_u8(const ConstImageView& src, const ImageView& dst, const ResizePass& 
     SE_CUDA_CHECK_LAUNCH("rows_u8_kernel");
     return;
   }
-  const dim3 grid = grid_2d(dst.width, dst.height);
-  const int cols = static_cast<int>(dst.width);
-  const int rows = static_cast<int>(dst.height);
   switch (src.channels) {
-    case 1: cols_u8_kernel<1><<<grid, block_2d(), 0, stream>>>(src.data, src.row_stride, dst.data, dst.row_stride, cols, rows, taps.taps); break;
-    case 2: cols_u8_kernel<2><<<grid, block_2d(), 0, stream>>>(src.data, src.row_stride, dst.data, dst.row_stride, cols, rows, taps.taps); break;
-    case 3: cols_u8_kernel<3><<<grid, block_2d(), 0, stream>>>(src.data, src.row_stride, dst.data, dst.row_stride, cols, rows, taps.taps); break;
-    default: cols_u8_kernel<4><<<grid, block_2d(), 0, stream>>>(src.data, src.row_stride, dst.data, dst.row_stride, cols, rows, taps.taps); break;
+    case 1: launch_cols_u8<1>(src, dst, taps.taps, stream); break;
+    case 2: launch_cols_u8<2>(src, dst, taps.taps, stream); break;
+    case 3: launch_cols_u8<3>(src, dst, taps.taps, stream); break;
+    default: launch_cols_u8<4>(src, dst, taps.taps, stream); break;
   }
   SE_CUDA_CHECK_LAUNCH("cols_u8_kernel");
 }

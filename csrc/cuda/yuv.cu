@@ -46,10 +46,13 @@ void yuv420_to_bgr(const ConstImageView& y, const ConstImageView& u, const Const
   const dim3 grid = grid_2d(dst.width, dst.height);
   const int h = static_cast<int>(dst.height);
   const int w = static_cast<int>(dst.width);
+  const Plane planes[3] = {plane(y), plane(u), plane(v)};
   if (dst.channels == 3) {
-    yuv420_kernel<3><<<grid, block_2d(), 0, stream>>>(plane(y), plane(u), plane(v), coef, dst.data, dst.row_stride, h, w);
+    yuv420_kernel<3><<<grid, block_2d(), 0, stream>>>(planes[0], planes[1], planes[2], coef, dst.data,
+                                                       dst.row_stride, h, w);
   } else {
-    yuv420_kernel<4><<<grid, block_2d(), 0, stream>>>(plane(y), plane(u), plane(v), coef, dst.data, dst.row_stride, h, w);
+    yuv420_kernel<4><<<grid, block_2d(), 0, stream>>>(planes[0], planes[1], planes[2], coef, dst.data,
+                                                       dst.row_stride, h, w);
   }
   SE_CUDA_CHECK_LAUNCH("yuv420_kernel");
 }

@@ -48,17 +48,41 @@ class FakeCudaArray:
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
-        (lambda: native.bgr_to_planar(frame().astype(np.float32)), "`src`: expected uint8 (H, W, 3|4) BGR frame, got float32 (4, 5, 3)"),
+        (
+            lambda: native.bgr_to_planar(frame().astype(np.float32)),
+            "`src`: expected uint8 (H, W, 3|4) BGR frame, got float32 (4, 5, 3)",
+        ),
         (lambda: native.bgr_to_planar(frame().astype(np.int16)), "got int16 (4, 5, 3)"),
-        (lambda: native.planar_to_bgr(planar(dtype=np.float64)), "expected float32 or float16 (1, 3, H, W) RGB planes, got float64"),
-        (lambda: native.planar_to_bgr(planar(), base=planar(dtype=np.float16)), "`base`: expected float32 like `src`, got float16"),
-        (lambda: native.resize(np.zeros((4, 4), np.int32), (2, 2)), "`src`: expected a uint8 (H, W) or (H, W, C) image"),
+        (
+            lambda: native.planar_to_bgr(planar(dtype=np.float64)),
+            "expected float32 or float16 (1, 3, H, W) RGB planes, got float64",
+        ),
+        (
+            lambda: native.planar_to_bgr(planar(), base=planar(dtype=np.float16)),
+            "`base`: expected float32 like `src`, got float16",
+        ),
+        (
+            lambda: native.resize(np.zeros((4, 4), np.int32), (2, 2)),
+            "`src`: expected a uint8 (H, W) or (H, W, C) image",
+        ),
         (lambda: native.resize(np.zeros((4, 4), bool), (2, 2)), "got bool (4, 4)"),
-        (lambda: native.resize(frame(), (2, 2), out=np.zeros((2, 2, 3), np.float32)), "`dst`: expected uint8 like `src`, got float32"),
-        (lambda: native.nv12_to_bgr(np.zeros((4, 4), np.float32), np.zeros((2, 2, 2), U8)), "`y`: expected uint8 (H, W) plane, got float32"),
-        (lambda: native.i420_to_bgr(np.zeros((4, 4), U8), np.zeros((2, 2), U8), np.zeros((2, 2), np.uint16)), "`v`: expected uint8 (H, W) plane, got uint16"),
+        (
+            lambda: native.resize(frame(), (2, 2), out=np.zeros((2, 2, 3), np.float32)),
+            "`dst`: expected uint8 like `src`, got float32",
+        ),
+        (
+            lambda: native.nv12_to_bgr(np.zeros((4, 4), np.float32), np.zeros((2, 2, 2), U8)),
+            "`y`: expected uint8 (H, W) plane, got float32",
+        ),
+        (
+            lambda: native.i420_to_bgr(np.zeros((4, 4), U8), np.zeros((2, 2), U8), np.zeros((2, 2), np.uint16)),
+            "`v`: expected uint8 (H, W) plane, got uint16",
+        ),
         (lambda: native.bgr_to_planar(frame().astype(">f4")), "got >f4"),
-        (lambda: native.bgr_to_planar([[1, 2, 3]]), "`frame`: expected a numpy.ndarray, torch.Tensor or cupy.ndarray, got builtins.list"),
+        (
+            lambda: native.bgr_to_planar([[1, 2, 3]]),
+            "`frame`: expected a numpy.ndarray, torch.Tensor or cupy.ndarray, got builtins.list",
+        ),
         (lambda: native.bgr_to_planar(frame(), dtype=np.float64), "dtype: expected float32 or float16, got float64"),
     ],
 )
@@ -84,20 +108,41 @@ def test_raw_module_rejects_non_numpy_without_conversion(ext: ModuleType) -> Non
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
-        (lambda: native.bgr_to_planar(np.zeros((4, 5), U8)), "`src`: expected uint8 (H, W, 3|4) BGR frame, got uint8 (4, 5)"),
+        (
+            lambda: native.bgr_to_planar(np.zeros((4, 5), U8)),
+            "`src`: expected uint8 (H, W, 3|4) BGR frame, got uint8 (4, 5)",
+        ),
         (lambda: native.bgr_to_planar(frame(channels=5)), "got uint8 (4, 5, 5)"),
         (lambda: native.bgr_to_planar(frame(channels=1)), "got uint8 (4, 5, 1)"),
         (lambda: native.bgr_to_planar(np.zeros((2, 4, 5, 3), U8)), "got uint8 (2, 4, 5, 3)"),
-        (lambda: native.bgr_to_planar(frame(0, 5)), "expected a non-empty uint8 (H, W, 3|4) BGR frame, got uint8 (0, 5, 3)"),
+        (
+            lambda: native.bgr_to_planar(frame(0, 5)),
+            "expected a non-empty uint8 (H, W, 3|4) BGR frame, got uint8 (0, 5, 3)",
+        ),
         (lambda: native.bgr_to_planar(frame(4, 0)), "got uint8 (4, 0, 3)"),
-        (lambda: native.planar_to_bgr(np.zeros((1, 4, 4, 5), np.float32)), "expected float32 or float16 (1, 3, H, W) RGB planes, got float32 (1, 4, 4, 5)"),
+        (
+            lambda: native.planar_to_bgr(np.zeros((1, 4, 4, 5), np.float32)),
+            "expected float32 or float16 (1, 3, H, W) RGB planes, got float32 (1, 4, 4, 5)",
+        ),
         (lambda: native.planar_to_bgr(np.zeros((3, 4, 5), np.float32)), "got float32 (3, 4, 5)"),
         (lambda: native.planar_to_bgr(planar(0, 5)), "expected a non-empty"),
-        (lambda: native.resize(np.zeros((2, 3, 4, 5), U8), (2, 2)), "`src`: expected uint8 (H, W) or (H, W, C) image with C in 1..4, got uint8 (2, 3, 4, 5)"),
+        (
+            lambda: native.resize(np.zeros((2, 3, 4, 5), U8), (2, 2)),
+            "`src`: expected uint8 (H, W) or (H, W, C) image with C in 1..4, got uint8 (2, 3, 4, 5)",
+        ),
         (lambda: native.resize(frame(channels=5), (2, 2)), "got uint8 (4, 5, 5)"),
-        (lambda: native.resize(np.zeros((3, 4, 5), np.float32), (2, 2)), "float32 or float16 (N, C, H, W) planes, got float32 (3, 4, 5)"),
-        (lambda: native.nv12_to_bgr(frame(), np.zeros((2, 3, 2), U8)), "`y`: expected uint8 (H, W) plane, got uint8 (4, 5, 3)"),
-        (lambda: native.nv12_to_bgr(np.zeros((4, 5), U8), np.zeros((2, 3), U8)), "`uv`: expected uint8 (H, W, 2) interleaved UV plane, got uint8 (2, 3)"),
+        (
+            lambda: native.resize(np.zeros((3, 4, 5), np.float32), (2, 2)),
+            "float32 or float16 (N, C, H, W) planes, got float32 (3, 4, 5)",
+        ),
+        (
+            lambda: native.nv12_to_bgr(frame(), np.zeros((2, 3, 2), U8)),
+            "`y`: expected uint8 (H, W) plane, got uint8 (4, 5, 3)",
+        ),
+        (
+            lambda: native.nv12_to_bgr(np.zeros((4, 5), U8), np.zeros((2, 3), U8)),
+            "`uv`: expected uint8 (H, W, 2) interleaved UV plane, got uint8 (2, 3)",
+        ),
     ],
 )
 def test_wrong_shape(call, fragment) -> None:
@@ -121,7 +166,8 @@ def test_sides_over_the_limit(ext: ModuleType) -> None:
     wide = np.zeros((1, native.MAX_SIDE + 1, 3), U8)  # 49 KB
     with pytest.raises(FrameFormatError, match=re.escape("every side must be at most 16384 (MAX_SIDE), got")):
         native.bgr_to_planar(wide)
-    with pytest.raises(ValueError, match=re.escape("`src`: every side must be at most 16384 (MAX_SIDE), got uint8 (1, 16385, 3)")):
+    message = "`src`: every side must be at most 16384 (MAX_SIDE), got uint8 (1, 16385, 3)"
+    with pytest.raises(ValueError, match=re.escape(message)):
         ext.resize(wide, np.zeros((1, 4, 3), U8))
     # A 20000 x 20000 broadcast view costs nothing; it must be refused before any output is allocated.
     huge = np.broadcast_to(np.zeros((1, 1, 3), U8), (20000, 20000, 3))
@@ -143,9 +189,16 @@ def test_bad_resize_size(size_hw) -> None:
 @pytest.mark.parametrize(
     ("make", "fragment"),
     [
-        (lambda f: f[:, ::2], "`src`: expected contiguous pixels (strides[1] == 3 and strides[2] == 1, in bytes), got strides (30, 6, 1)"),
+        (
+            lambda f: f[:, ::2],
+            "`src`: expected contiguous pixels (strides[1] == 3 and strides[2] == 1, in bytes), got strides (30, 6, 1)",
+        ),
         (lambda f: f[:, :, [0, 1, 2]].transpose(1, 0, 2).copy().transpose(1, 0, 2), "expected contiguous pixels"),
-        (lambda f: f[::-1], "`src`: expected non-negative strides, got strides (-30, 3, 1) (a reversed view); pass np.ascontiguousarray(src)"),
+        (
+            lambda f: f[::-1],
+            "`src`: expected non-negative strides, got strides (-30, 3, 1) (a reversed view); "
+            "pass np.ascontiguousarray(src)",
+        ),
         (lambda f: f[:, :, ::-1], "expected non-negative strides"),
         (lambda f: np.broadcast_to(f[:1], f.shape), "expected a positive row stride, got strides (0, 3, 1)"),
     ],
@@ -158,7 +211,8 @@ def test_bad_frame_strides(make, fragment) -> None:
 
 def test_bad_plane_strides() -> None:
     transposed = np.zeros((1, 3, 5, 4), np.float32).transpose(0, 1, 3, 2)
-    with pytest.raises(FrameFormatError, match=re.escape("`src`: expected C-contiguous planes, got strides (240, 80, 4, 16)")):
+    message = "`src`: expected C-contiguous planes, got strides (240, 80, 4, 16)"
+    with pytest.raises(FrameFormatError, match=re.escape(message)):
         native.planar_to_bgr(transposed)
     reversed_rows = np.zeros((1, 3, 4, 5), np.float32)[:, :, ::-1]
     with pytest.raises(FrameFormatError, match=re.escape("pass np.ascontiguousarray(src)")):
@@ -170,7 +224,8 @@ def test_bad_plane_strides() -> None:
 def test_misaligned_planes() -> None:
     raw = np.zeros(3 * 4 * 5 * 4 + 1, U8)
     misaligned = np.frombuffer(raw.data, np.float32, count=60, offset=1).reshape(1, 3, 4, 5)
-    with pytest.raises(FrameFormatError, match=re.escape("`src`: expected data aligned to its 4-byte elements, got a misaligned float32 (1, 3, 4, 5)")):
+    message = "`src`: expected data aligned to its 4-byte elements, got a misaligned float32 (1, 3, 4, 5)"
+    with pytest.raises(FrameFormatError, match=re.escape(message)):
         native.planar_to_bgr(misaligned)
 
 
@@ -196,16 +251,42 @@ def test_read_only_outputs() -> None:
 @pytest.mark.parametrize(
     ("call", "fragment"),
     [
-        (lambda: native.bgr_to_planar(frame(), out=planar(4, 6)), "`dst`: expected shape (1, 3, 4, 5) ((1, 3, H, W) for `src` of (H, W)), got float32 (1, 3, 4, 6)"),
+        (
+            lambda: native.bgr_to_planar(frame(), out=planar(4, 6)),
+            "`dst`: expected shape (1, 3, 4, 5) ((1, 3, H, W) for `src` of (H, W)), got float32 (1, 3, 4, 6)",
+        ),
         (lambda: native.planar_to_bgr(planar(), out=frame(5, 5)), "`dst`: expected shape (4, 5, 3)"),
-        (lambda: native.planar_to_bgr(planar(), out=frame(4, 5, 1)), "`dst`: expected uint8 (H, W, 3|4) BGR frame, got uint8 (4, 5, 1)"),
-        (lambda: native.planar_to_bgr(planar(), base=planar(4, 6)), "`base`: expected shape (1, 3, 4, 5) (the shape of `src`), got float32 (1, 3, 4, 6)"),
-        (lambda: native.resize(frame(), (2, 2), out=np.zeros((2, 2), U8)), "`dst`: expected a uint8 image with the layout of `src` (4, 5, 3) (same channels), got uint8 (2, 2)"),
+        (
+            lambda: native.planar_to_bgr(planar(), out=frame(4, 5, 1)),
+            "`dst`: expected uint8 (H, W, 3|4) BGR frame, got uint8 (4, 5, 1)",
+        ),
+        (
+            lambda: native.planar_to_bgr(planar(), base=planar(4, 6)),
+            "`base`: expected shape (1, 3, 4, 5) (the shape of `src`), got float32 (1, 3, 4, 6)",
+        ),
+        (
+            lambda: native.resize(frame(), (2, 2), out=np.zeros((2, 2), U8)),
+            "`dst`: expected a uint8 image with the layout of `src` (4, 5, 3) (same channels), got uint8 (2, 2)",
+        ),
         (lambda: native.resize(frame(), (2, 2), out=np.zeros((2, 2, 4), U8)), "same channels"),
-        (lambda: native.resize(np.zeros((2, 3, 4, 5), np.float32), (2, 2), out=np.zeros((2, 1, 2, 2), np.float32)), "`dst`: expected planes (2, 3, H', W') like `src`"),
-        (lambda: native.nv12_to_bgr(np.zeros((5, 7), U8), np.zeros((2, 4, 2), U8)), "`uv`: expected shape (3, 4, 2) (ceil(H/2), ceil(W/2) for a luma plane of (H, W)), got uint8 (2, 4, 2)"),
-        (lambda: native.i420_to_bgr(np.zeros((5, 7), U8), np.zeros((3, 4), U8), np.zeros((3, 3), U8)), "`v`: expected shape (3, 4)"),
-        (lambda: native.i420_to_bgr(np.zeros((4, 4), U8), np.zeros((2, 2), U8), np.zeros((2, 2), U8), out=frame(4, 5)), "`dst`: expected shape (4, 4, 3)"),
+        (
+            lambda: native.resize(np.zeros((2, 3, 4, 5), np.float32), (2, 2), out=np.zeros((2, 1, 2, 2), np.float32)),
+            "`dst`: expected planes (2, 3, H', W') like `src`",
+        ),
+        (
+            lambda: native.nv12_to_bgr(np.zeros((5, 7), U8), np.zeros((2, 4, 2), U8)),
+            "`uv`: expected shape (3, 4, 2) (ceil(H/2), ceil(W/2) for a luma plane of (H, W)), got uint8 (2, 4, 2)",
+        ),
+        (
+            lambda: native.i420_to_bgr(np.zeros((5, 7), U8), np.zeros((3, 4), U8), np.zeros((3, 3), U8)),
+            "`v`: expected shape (3, 4)",
+        ),
+        (
+            lambda: native.i420_to_bgr(
+                np.zeros((4, 4), U8), np.zeros((2, 2), U8), np.zeros((2, 2), U8), out=frame(4, 5)
+            ),
+            "`dst`: expected shape (4, 4, 3)",
+        ),
     ],
 )
 def test_mismatched_shapes(call, fragment) -> None:
@@ -226,7 +307,8 @@ def test_outputs_overlapping_inputs() -> None:
         native.planar_to_bgr(planes, out=buffer[:60].reshape(4, 5, 3))
     shared = np.zeros(4 * 4 * 3, U8)
     with pytest.raises(FrameFormatError, match=re.escape("`dst` overlaps `y`")):
-        native.i420_to_bgr(shared[:16].reshape(4, 4), np.zeros((2, 2), U8), np.zeros((2, 2), U8), out=shared.reshape(4, 4, 3))
+        luma, chroma = shared[:16].reshape(4, 4), np.zeros((2, 2), U8)
+        native.i420_to_bgr(luma, chroma, chroma.copy(), out=shared.reshape(4, 4, 3))
     # Disjoint views of one buffer are fine.
     whole = np.zeros((8, 8, 3), U8)
     native.resize(whole[:4], (4, 8), out=whole[4:])
@@ -257,7 +339,8 @@ def test_cuda_array_without_usable_cuda(ext: ModuleType) -> None:
     if ext.cuda_available():
         pytest.skip("a GPU is usable here: covered by test_cuda.py")
     fake = FakeCudaArray(frame())
-    with pytest.raises(RuntimeError, match=r"`src` is a CUDA array but (no CUDA device is usable here|this _native was built without CUDA)"):
+    why = r"`src` is a CUDA array but (no CUDA device is usable here|this _native was built without CUDA)"
+    with pytest.raises(RuntimeError, match=why):
         ext.bgr_to_planar(fake, planar())
     with pytest.raises(RuntimeError, match="`dst` is a CUDA array"):
         ext.bgr_to_planar(frame(), FakeCudaArray(planar()))

@@ -18,7 +18,8 @@ def test_build_info_reports_what_was_compiled(ext: ModuleType) -> None:
     assert isinstance(info["cuda_compiled"], bool)
     if info["cuda_compiled"]:
         assert re.fullmatch(r"\d+\.\d+", info["cuda_runtime_version"])
-        assert info["cuda_archs"] and all(re.fullmatch(r"\d+[a-z]?(-real|-virtual)?", arch) for arch in info["cuda_archs"])
+        archs = info["cuda_archs"]
+        assert archs and all(re.fullmatch(r"\d+[a-z]?(-real|-virtual)?", arch) for arch in archs)
     else:
         assert info["cuda_runtime_version"] is None
         assert info["cuda_archs"] == []

@@ -140,9 +140,8 @@ def _kind(x: Any, name: str) -> str:
         return "cupy"
     if hasattr(type(x), "__cuda_array_interface__"):
         return "cuda"
-    raise FrameTypeError(
-        f"`{name}`: expected a numpy.ndarray, torch.Tensor or cupy.ndarray, got {type(x).__module__}.{type(x).__qualname__}"
-    )
+    got = f"{type(x).__module__}.{type(x).__qualname__}"
+    raise FrameTypeError(f"`{name}`: expected a numpy.ndarray, torch.Tensor or cupy.ndarray, got {got}")
 
 
 def _view(x: Any, kind: str) -> Any:
@@ -179,7 +178,9 @@ def _empty(like: Any, kind: str, shape: tuple[int, ...], dtype: np.dtype[Any], n
 
         with like.device:
             return cupy.empty(shape, dtype)
-    raise FrameTypeError(f"`{name}` is a {type(like).__qualname__}: pass `out=` (only numpy, torch and cupy outputs are allocated)")
+    raise FrameTypeError(
+        f"`{name}` is a {type(like).__qualname__}: pass `out=` (only numpy, torch and cupy outputs are allocated)"
+    )
 
 
 def _stream(x: Any, kind: str, stream: Any) -> int:
