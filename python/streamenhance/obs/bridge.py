@@ -1,0 +1,152 @@
+"""Glue between the native bridge (``streamenhance._obs_bridge``) and ``FilterController``.
+
+The bridge calls plain methods with strings, ints and arrays (``_BridgeInstance``); this module
+turns them into controller calls, routes the package's log records into OBS's log, and answers the
+vendor requests that need Python (``ListDevices``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from streamenhance.errors import NativeUnavailableError
+from streamenhance.obs.filter import FilterController
+from streamenhance.obs.settings import bridge_table
+
+LOG = logging.getLogger("streamenhance.obs")
+PACKAGE_LOGGER = "streamenhance"
+FILTER_ID = "streamenhance_filter"
+
+
+def import_bridge() -> ModuleType:
+    """The compiled bridge, importable only inside OBS's process (it links libobs).
+
+    Raises:
+        NativeUnavailableError: the module is missing (built only where libobs-dev is installed)
+            or cannot load; the message keeps the import error.
+    """
+    try:
+        from streamenhance import _obs_bridge  # type: ignore[attr-defined]
+    except ImportError as exc:
+        raise NativeUnavailableError(
+            f"streamenhance._obs_bridge is not available ({exc}); it is built only where libobs "
+            "development files are found (Debian: apt-get install libobs-dev, then pip install -e .)"
+        ) from exc
+    return _obs_bridge
+
+
+class _BridgeInstance:
+    """What the bridge holds per filter instance; JSON strings in, plain values out."""
+
+    def __init__(self, settings_json: str, name: str, fps: float) -> None:
+        self.controller = FilterController(_loads(settings_json), name=name, fps=fps)
+
+    def update(self, settings_json: str) -> None:
+        self.controller.update(_loads(settings_json))
+
+    def layout(self, width: int, height: int) -> tuple[int, int, bool]:
+        layout = self.controller.layout(width, height)
+        return layout.width, layout.height, layout.compare
+
+    def process(self, frame: np.ndarray, captured_ns: int, rendered: int, dropped: int) -> np.ndarray | None:
+        return self.controller.process(frame, captured_ns, rendered, dropped)
+
+    def status_json(self, native_json: str) -> str:
+        return json.dumps(self.controller.status(_loads(native_json)))
+
+    def close(self) -> None:
+        self.controller.close()
+
+
+def list_devices() -> dict[str, Any]:
+    """Devices the filter can run on, and what ``auto`` resolves to (imports torch)."""
+    import torch
+
+    from streamenhance.engine.devices import cuda_usable, resolve_device
+
+    devices: list[dict[str, Any]] = [
+        {"name": "cpu", "description": platform.processor() or platform.machine(), "threads": torch.get_num_threads()}
+    ]
+    if cuda_usable():
+        for index in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(index)
+            devices.append(
+                {"name": f"cuda:{index}", "description": props.name, "memory_mb": props.total_memory // 2**20}
+            )
+    return {"devices": devices, "auto": str(resolve_device("auto"))}
+
+
+def _list_devices_json(request_json: str) -> str:
+    try:
+        return json.dumps(list_devices())
+    except Exception as exc:  # answered to the websocket client instead of raising into OBS
+        return json.dumps({"devices": [], "error": f"{type(exc).__name__}: {exc}"})
+
+
+def _loads(text: str) -> dict[str, Any]:
+    value = json.loads(text) if text else {}
+    return value if isinstance(value, dict) else {}
+
+
+class ObsLogHandler(logging.Handler):
+    """Forwards log records to OBS's log (``blog``) through the bridge."""
+
+    def __init__(self, bridge: ModuleType) -> None:
+        super().__init__(logging.INFO)
+        self._bridge = bridge
+        self.setFormatter(logging.Formatter("%(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = (
+                self._bridge.LOG_ERROR
+                if record.levelno >= logging.ERROR
+                else self._bridge.LOG_WARNING
+                if record.levelno >= logging.WARNING
+                else self._bridge.LOG_INFO
+            )
+            self._bridge.log(level, self.format(record))
+        except Exception:
+            self.handleError(record)
+
+
+_state: dict[str, Any] = {"bridge": None, "handler": None}
+
+
+def load() -> None:
+    """Register the filter type (once per process) and attach this package's logic to it.
+
+    Called from the OBS script's ``script_load``. Filters that already exist (the script was
+    reloaded) get a fresh controller.
+
+    Raises:
+        NativeUnavailableError: the bridge is missing or not inside OBS.
+    """
+    bridge = import_bridge()
+    if _state["handler"] is None:
+        handler = ObsLogHandler(bridge)
+        logger = logging.getLogger(PACKAGE_LOGGER)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False  # OBS also logs stderr: one line per record is enough
+        _state["handler"] = handler
+    _state["bridge"] = bridge
+    bridge.register_filter(bridge_table(), _BridgeInstance, _list_devices_json)
+
+
+def unload() -> None:
+    """Detach the logic: existing filters pass frames through, the type is hidden. Idempotent.
+
+    The log handler stays: a filter's worker may still finish a call and log after this, and the
+    bridge (hence OBS's log) outlives the script.
+    """
+    bridge = _state["bridge"]
+    if bridge is not None:
+        bridge.unregister_filter()
+        _state["bridge"] = None
