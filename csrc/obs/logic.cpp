@@ -215,10 +215,10 @@ void worker_main(EnhanceFilter *f) {
   PyGILState_STATE gil_state = PyGILState_Ensure();
   PyThreadState *tstate = PyEval_SaveThread();
 
-  uint32_t seen = f->wake.load(std::memory_order_acquire);
   for (;;) {
-    f->wake.wait(seen, std::memory_order_acquire);
-    seen = f->wake.load(std::memory_order_acquire);
+    // Read the counter before looking for work: work posted (and notified) after this read ends the
+    // wait below, work posted before it is found now. No wake-up is lost, none needs a lock.
+    const uint32_t seen = f->wake.load(std::memory_order_acquire);
     if (f->stop.load(std::memory_order_acquire)) break;
 
     const uint32_t gen = f->settings_gen.load(std::memory_order_acquire);  // before taking the settings
@@ -226,7 +226,10 @@ void worker_main(EnhanceFilter *f) {
     const bool attach = f->attach_pending.exchange(false, std::memory_order_acq_rel);
     const uint32_t request = f->plan_request.exchange(0, std::memory_order_acq_rel);
     const bool have_frame = f->input.take();
-    if (!settings && !attach && !request && !have_frame) continue;
+    if (!settings && !attach && !request && !have_frame) {
+      f->wake.wait(seen, std::memory_order_acquire);
+      continue;
+    }
     if (!logic_loaded() || !python_alive()) continue;
     if (!attach && !f->has_logic.load(std::memory_order_acquire)) continue;
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,18 +60,48 @@ def obs_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("obs")
 
 
-def _weights_env() -> dict[str, str]:
-    value = os.environ.get("STREAMENHANCE_WEIGHTS_DIR")
-    return {"STREAMENHANCE_WEIGHTS_DIR": value} if value else {}
+@pytest.fixture(scope="session")
+def identity_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Weights whose output is exactly known (artifact removal = identity, SR = MATLAB bicubic)."""
+    from tests.conftest import write_model
+
+    folder = tmp_path_factory.mktemp("identity_weights")
+    for mode in ("mild", "strong"):
+        write_model(folder, "ar", "tiny", mode, zero_residual=True)
+    write_model(folder, "sr", "tiny", "mild", scale=2, zero_residual=True)
+    return folder
+
+
+@dataclass(frozen=True)
+class SessionEngine:
+    """Which weights the session's OBS runs with, and why."""
+
+    env: dict[str, str]
+    trained: bool       # the shipped (or $STREAMENHANCE_WEIGHTS_DIR) weights work
+    problem: str | None  # why no engine works at all (None: one does)
+    note: str
 
 
 @pytest.fixture(scope="session")
-def obs(netns: NetNamespace, obs_home: Path) -> Iterator[ObsProcess]:
-    """One OBS for the session: the shipped weights, the script installed with the CLI."""
+def session_engine(identity_weights: Path) -> SessionEngine:
+    """The shipped weights when they work, else the identity weights (the frame path still runs)."""
+    configured = os.environ.get("STREAMENHANCE_WEIGHTS_DIR")
+    trained_problem = engine_problem(Path(configured) if configured else None)
+    if trained_problem is None:
+        return SessionEngine({"STREAMENHANCE_WEIGHTS_DIR": configured} if configured else {}, True, None, "trained")
+    identity_problem = engine_problem(identity_weights)
+    return SessionEngine({"STREAMENHANCE_WEIGHTS_DIR": str(identity_weights)}, False, identity_problem,
+                         f"identity weights (trained ones unusable: {trained_problem})")
+
+
+@pytest.fixture(scope="session")
+def obs(netns: NetNamespace, obs_home: Path, session_engine: SessionEngine) -> Iterator[ObsProcess]:
+    """One OBS for the session, the script installed with the CLI (`streamenhance obs install`)."""
     config = ObsConfig(obs_home / "main")
     config.seed()
     config.install_script()
-    process = ObsProcess(config, netns, extra_env=_weights_env()).start()
+    process = ObsProcess(config, netns, extra_env=session_engine.env).start()
+    process.wait_warm()
     yield process
     code = process.stop()
-    assert code == 0, f"OBS exited with {code}; log tail:\n{process.log_text()[-3000:]}"
+    assert code == 0, f"OBS exited with {code}; {process.diagnostics()}"

@@ -30,7 +30,7 @@ from typing import Any
 from streamenhance.obs.websocket import ConnectionOptions, ObsClient, ObsConnectionError
 
 REPO = Path(__file__).resolve().parents[2]
-PORT = 4455  # private namespace: no clash with anything else on the machine
+PORT = 4455  # private namespace: no clash with anything else on the machine (one port per config)
 LAST_VERSION_29_0_2 = (29 << 24) | (0 << 16) | 2
 CLONE_NEWNET = 0x40000000
 REQUIRE_ENV = "STREAMENHANCE_REQUIRE_OBS"
@@ -161,6 +161,7 @@ class ObsConfig:
     """A seeded OBS configuration in a throwaway HOME (reused across restarts)."""
 
     home: Path
+    port: int = PORT
     password: str = field(default_factory=lambda: "pw-" + secrets.token_hex(8), repr=False)
     canvas: tuple[int, int] = (1280, 720)
 
@@ -180,7 +181,7 @@ class ObsConfig:
         (self.config_dir / "basic" / "profiles" / "Headless").mkdir(parents=True, exist_ok=True)
         (self.config_dir / "basic" / "scenes").mkdir(parents=True, exist_ok=True)
         (self.config_dir / "global.ini").write_text(
-            GLOBAL_INI.format(last_version=LAST_VERSION_29_0_2, port=PORT, password=self.password)
+            GLOBAL_INI.format(last_version=LAST_VERSION_29_0_2, port=self.port, password=self.password)
         )
         width, height = self.canvas
         (self.config_dir / "basic" / "profiles" / "Headless" / "basic.ini").write_text(
@@ -283,9 +284,11 @@ class ObsProcess:
             }
             self.obs_out = open(self.config.home / "obs-stdout.txt", "ab")
             self.started_at = time.monotonic()
+            # Through sh only to allow core dumps (written to HOME) for post-mortems of crashes.
             self.obs = subprocess.Popen(
-                ["obs", "--multi", "--disable-missing-files-check", "--collection", "Headless", "--profile",
-                 "Headless", "--scene", "Scene"],
+                ["sh", "-c", 'ulimit -c unlimited 2>/dev/null; exec "$@"', "obs", "obs", "--multi",
+                 "--disable-missing-files-check", "--collection", "Headless", "--profile", "Headless",
+                 "--scene", "Scene"],
                 env=env, cwd=str(self.config.home), stdout=self.obs_out, stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -298,17 +301,23 @@ class ObsProcess:
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self.obs is not None and self.obs.poll() is not None:
-                raise RuntimeError(f"OBS exited with {self.obs.returncode} during startup; log:\n{self.log_text()[-4000:]}")
+                raise RuntimeError(f"OBS exited with {self.obs.returncode} during startup; {self.diagnostics()}")
             try:
                 return self.connect()
             except ObsConnectionError as exc:
                 last = exc
                 time.sleep(0.2)
-        raise RuntimeError(f"OBS websocket not reachable after {timeout:g} s ({last}); log:\n{self.log_text()[-4000:]}")
+        raise RuntimeError(f"OBS websocket not reachable after {timeout:g} s ({last}); {self.diagnostics()}")
+
+    def wait_warm(self, timeout: float = 90.0) -> None:
+        """Until the script's background import of the engine (torch) is over, so timings are stable."""
+        self.wait_for(lambda: self.log_lines("engine modules loaded") or self.log_lines("engine modules failed"),
+                      timeout, what="the engine modules to load in OBS")
 
     def connect(self, password: str | None = None) -> ObsClient:
         """A new client inside the namespace (``password`` overrides the configured one)."""
-        options = ConnectionOptions("127.0.0.1", PORT, self.config.password if password is None else password, 30.0)
+        options = ConnectionOptions("127.0.0.1", self.config.port, self.config.password if password is None else password,
+                                    30.0)
         with self.netns.entered():
             return ObsClient(options)
 
@@ -358,6 +367,13 @@ class ObsProcess:
         path = self.log_file()
         return path.read_text(errors="replace") if path else ""
 
+    def diagnostics(self) -> str:
+        """The end of OBS's log and console output, and where a core dump is (for assertion messages)."""
+        console = self.config.home / "obs-stdout.txt"
+        cores = sorted(str(p) for p in self.config.home.glob("core*"))
+        return (f"log tail:\n{self.log_text()[-2500:]}\nconsole tail:\n"
+                f"{console.read_text(errors='replace')[-1500:] if console.exists() else ''}\ncores: {cores}")
+
     def log_lines(self, needle: str) -> list[str]:
         return [line for line in self.log_text().splitlines() if needle in line]
 
@@ -376,18 +392,31 @@ class ObsProcess:
         assert len(filters) == 1, f"expected one filter {name!r} on {source!r}, got {filters}"
         return filters[0]
 
-    def wait_for(self, predicate, timeout: float = 60.0, interval: float = 0.25, what: str = "condition"):  # noqa: ANN001
-        """Poll ``predicate()`` until it returns a truthy value; return it."""
+    def wait_for(self, predicate, timeout: float = 60.0, interval: float = 0.25, what: str = "condition",  # noqa: ANN001
+                 last: object = None):
+        """Poll ``predicate()`` until it returns a truthy value; return it (``last``: shown on timeout)."""
         deadline = time.monotonic() + timeout
-        last = None
+        value = None
         while time.monotonic() < deadline:
-            last = predicate()
-            if last:
-                return last
+            value = predicate()
+            if value:
+                return value
             if not self.alive:
-                raise AssertionError(f"OBS died while waiting for {what}; log tail:\n{self.log_text()[-3000:]}")
+                raise AssertionError(f"OBS died ({self.obs.returncode}) while waiting for {what}; {self.diagnostics()}")
             time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; last: {last!r}")
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; last: {last if last is not None else value!r}")
+
+    def wait_processed(self, source: str, name: str, frames: int, timeout: float = 120.0) -> dict:
+        """Poll GetStatus until ``frames`` more frames were enhanced; fail early if the engine failed."""
+        start = self.filter_status(source, name)["frames_processed"]
+
+        def done() -> dict | None:
+            status = self.filter_status(source, name)
+            if status.get("state") == "failed":
+                raise AssertionError(f"engine failed in OBS: {status.get('last_error')}")
+            return status if status["frames_processed"] >= start + frames else None
+
+        return self.wait_for(done, timeout, what=f"{frames} enhanced frames of {name!r} on {source!r}")
 
     def screenshot(self, source: str, path: Path) -> Path:
         assert self.client is not None, "OBS not started"

@@ -1,4 +1,4 @@
-"""The filter in a real OBS 29 (one OBS for the module, driven only over obs-websocket).
+"""The filter in a real OBS 29 (one OBS for the session, driven only over obs-websocket).
 
 Order matters only for the last test, which switches scene collections (script unload + reload).
 """
@@ -17,8 +17,8 @@ import pytest
 from streamenhance.config import output_size
 from streamenhance.obs.settings import defaults
 from tests.e2e import images
-from tests.e2e.conftest import engine_problem, unavailable
-from tests.e2e.harness import PORT, REPO, ObsProcess, run_cli
+from tests.e2e.conftest import SessionEngine, unavailable
+from tests.e2e.harness import REPO, ObsProcess, run_cli
 
 pytestmark = pytest.mark.obs
 
@@ -39,9 +39,9 @@ def pictures(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def engine_ok() -> str | None:
-    """None when the engine (with its shipped weights) runs in this environment, else why not."""
-    return engine_problem()
+def engine_ok(session_engine: SessionEngine) -> str | None:
+    """None when OBS's filters have a working engine (trained or identity weights), else why not."""
+    return session_engine.problem
 
 
 def add_filtered_image(obs: ObsProcess, scene: str, source: str, image: Path, name: str = "Enhance",
@@ -50,17 +50,8 @@ def add_filtered_image(obs: ObsProcess, scene: str, source: str, image: Path, na
     obs.call("CreateSourceFilter", sourceName=source, filterName=name, filterKind=KIND, filterSettings=settings)
 
 
-def wait_processed(obs: ObsProcess, source: str, name: str, frames: int, timeout: float = 120.0) -> dict[str, Any]:
-    """Poll GetStatus until ``frames`` more frames were enhanced; fail early if the engine failed."""
-    start = obs.filter_status(source, name)["frames_processed"]
-
-    def done() -> dict[str, Any] | None:
-        status = obs.filter_status(source, name)
-        if status.get("state") == "failed":
-            raise AssertionError(f"engine failed in OBS: {status.get('last_error')}")
-        return status if status["frames_processed"] >= start + frames else None
-
-    return obs.wait_for(done, timeout, what=f"{frames} enhanced frames of {name!r} on {source!r}")
+def wait_size(obs: ObsProcess, scene: str, source: str, size: tuple[int, int]) -> None:
+    obs.wait_for(lambda: obs.source_size(scene, source) == size, 10, interval=0.02, what=f"{source} at {size}")
 
 
 def test_filter_available_at_startup_through_the_autoloaded_script(obs: ObsProcess) -> None:
@@ -76,7 +67,7 @@ def test_filter_available_at_startup_through_the_autoloaded_script(obs: ObsProce
 def test_scale_and_mode_changes_over_the_websocket_take_effect(obs: ObsProcess, pictures: dict[str, Any],
                                                                engine_ok: str | None) -> None:
     add_filtered_image(obs, "Sizes", "SizesImg", pictures["degraded_png"], scale=2.0, mode="off")
-    assert obs.source_size("Sizes", "SizesImg") == (1280, 720)
+    wait_size(obs, "Sizes", "SizesImg", (1280, 720))
 
     for scale in (1.5, 1.33, 1.0, 2.0):
         obs.call("SetSourceFilterSettings", sourceName="SizesImg", filterName="Enhance",
@@ -100,17 +91,13 @@ def test_scale_and_mode_changes_over_the_websocket_take_effect(obs: ObsProcess, 
              filterSettings={"scale": 2.0, "mode": "strong"}, overlay=True)
     obs.wait_for(lambda: obs.filter_status("SizesImg", "Enhance")["mode_setting"] == "strong", 2, what="mode")
     if engine_ok is None:
-        status = wait_processed(obs, "SizesImg", "Enhance", 2)
-        assert status["mode"] == "strong" and status["state"] == "running"
+        obs.wait_for(lambda: obs.wait_processed("SizesImg", "Enhance", 1)["mode"] == "strong", 30,
+                     what="mode strong in use")
 
     obs.call("SetSourceFilterEnabled", sourceName="SizesImg", filterName="Enhance", filterEnabled=False)
     assert obs.source_size("Sizes", "SizesImg") == (640, 360)
     obs.call("SetSourceFilterEnabled", sourceName="SizesImg", filterName="Enhance", filterEnabled=True)
     assert obs.source_size("Sizes", "SizesImg") == (1280, 720)
-
-
-def wait_size(obs: ObsProcess, scene: str, source: str, size: tuple[int, int]) -> None:
-    obs.wait_for(lambda: obs.source_size(scene, source) == size, 2, interval=0.02, what=f"{source} at {size}")
 
 
 def test_get_status_returns_live_numbers(obs: ObsProcess, pictures: dict[str, Any], engine_ok: str | None) -> None:
@@ -127,20 +114,20 @@ def test_get_status_returns_live_numbers(obs: ObsProcess, pictures: dict[str, An
                 "device", "last_error", "state"):
         assert key in second, key
     if engine_ok is None:
-        status = wait_processed(obs, "LiveImg", "Enhance", 3)
+        status = obs.wait_processed("LiveImg", "Enhance", 3)
         assert status["fps_out"] > 0
         assert 0 < status["latency_ms_p50"] <= status["latency_ms_p95"]
-        assert status["device"] == "cpu" and status["tier"] not in ("", "auto")
+        assert status["device"] == "cpu" and status["tier"] not in ("", "auto") and status["state"] == "running"
     else:
         assert second["state"] == "failed" and second["last_error"]
 
 
-def test_degraded_picture_enhanced_beats_bicubic(obs: ObsProcess, pictures: dict[str, Any], engine_ok: str | None,
-                                                 tmp_path: Path) -> None:
-    if engine_ok is not None:
-        unavailable(f"the engine cannot run with its shipped weights: {engine_ok}")
+def test_degraded_picture_enhanced_beats_bicubic(obs: ObsProcess, pictures: dict[str, Any],
+                                                 session_engine: SessionEngine, tmp_path: Path) -> None:
+    if not session_engine.trained:
+        unavailable(f"needs the trained weights; OBS runs with {session_engine.note}")
     add_filtered_image(obs, "SR", "SRImg", pictures["degraded_png"], scale=2.0, mode="auto")
-    status = wait_processed(obs, "SRImg", "Enhance", 3)
+    status = obs.wait_processed("SRImg", "Enhance", 3)
     shot = images.load_rgb(obs.screenshot("SR", tmp_path / "sr.png"))
     assert shot.shape == (720, 1280, 3)  # canvas 1280x720 = the 2x filtered 640x360 picture
 
@@ -160,11 +147,11 @@ def test_degraded_picture_enhanced_beats_bicubic(obs: ObsProcess, pictures: dict
 
 
 def test_obs_keeps_its_render_rate_while_the_filter_runs(obs: ObsProcess, pictures: dict[str, Any],
-                                                         engine_ok: str | None) -> None:
+                                                         session_engine: SessionEngine) -> None:
     """640x360 -> 1280x720 with default settings: filter fps/latency and OBS rendered vs lagged frames."""
     add_filtered_image(obs, "Rate", "RateImg", pictures["degraded_png"])
-    if engine_ok is None:
-        wait_processed(obs, "RateImg", "Enhance", 3)
+    if session_engine.problem is None:
+        obs.wait_processed("RateImg", "Enhance", 3)
     before, status_before = obs.call("GetStats"), obs.filter_status("RateImg", "Enhance")
     time.sleep(10)
     after, status = obs.call("GetStats"), obs.filter_status("RateImg", "Enhance")
@@ -186,7 +173,7 @@ def test_obs_keeps_its_render_rate_while_the_filter_runs(obs: ObsProcess, pictur
         "mode": status["mode"],
         "tier": status["tier"],
         "device": status["device"],
-        "engine": "ok" if engine_ok is None else engine_ok,
+        "engine": session_engine.note if session_engine.problem is None else session_engine.problem,
     }
     _record({"render_rate_640x360_to_1280x720": result})
     print(json.dumps(result, indent=2))
@@ -197,7 +184,7 @@ def test_obs_keeps_its_render_rate_while_the_filter_runs(obs: ObsProcess, pictur
 def test_cli_adds_sets_reports_and_removes_the_filter(obs: ObsProcess, pictures: dict[str, Any],
                                                       tmp_path: Path) -> None:
     obs.add_image_scene("Cli", "CliImg", pictures["degraded_png"])
-    env = {"OBS_WEBSOCKET_HOST": "127.0.0.1", "OBS_WEBSOCKET_PORT": str(PORT),
+    env = {"OBS_WEBSOCKET_HOST": "127.0.0.1", "OBS_WEBSOCKET_PORT": str(obs.config.port),
            "OBS_WEBSOCKET_PASSWORD": obs.config.password}
 
     def cli(*args: str) -> str:
@@ -225,12 +212,13 @@ def test_cli_adds_sets_reports_and_removes_the_filter(obs: ObsProcess, pictures:
 def test_wrong_password_gives_a_clear_cli_error(obs: ObsProcess) -> None:
     wrong = "not-the-password-123"
     result = run_cli(["status"], netns=obs.netns, env={
-        "OBS_WEBSOCKET_HOST": "127.0.0.1", "OBS_WEBSOCKET_PORT": str(PORT), "OBS_WEBSOCKET_PASSWORD": wrong})
+        "OBS_WEBSOCKET_HOST": "127.0.0.1", "OBS_WEBSOCKET_PORT": str(obs.config.port), "OBS_WEBSOCKET_PASSWORD": wrong})
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "authentication failed" in lines[0] and "rejected the password" in lines[0]
     assert wrong not in result.stdout + result.stderr
+    assert obs.config.password not in obs.log_text() and wrong not in obs.log_text()
     assert obs.alive and obs.call("GetVersion")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import threading
+import time
 from types import ModuleType
 from typing import Any
 
@@ -116,7 +118,23 @@ class ObsLogHandler(logging.Handler):
             self.handleError(record)
 
 
-_state: dict[str, Any] = {"bridge": None, "handler": None}
+_state: dict[str, Any] = {"bridge": None, "handler": None, "warm_up": None}
+WARM_UP_DONE = "engine modules loaded"
+
+
+def _warm_up() -> None:
+    """Import the engine (torch) once, early, off OBS's UI thread.
+
+    The import holds the GIL for long stretches (loading libtorch); done at script load, it is over
+    before filters need the engine, so their size and settings changes are not held up by it.
+    """
+    start = time.monotonic()
+    try:
+        import streamenhance.engine  # noqa: F401
+    except Exception as exc:  # reported once here; each filter reports its own failure too
+        LOG.error("engine modules failed to load (%s: %s)", type(exc).__name__, exc)
+        return
+    LOG.info("%s in %.1f s", WARM_UP_DONE, time.monotonic() - start)
 
 
 def load() -> None:
@@ -138,6 +156,9 @@ def load() -> None:
         _state["handler"] = handler
     _state["bridge"] = bridge
     bridge.register_filter(bridge_table(), _BridgeInstance, _list_devices_json)
+    if _state["warm_up"] is None:
+        _state["warm_up"] = threading.Thread(target=_warm_up, name="streamenhance-warm-up", daemon=True)
+        _state["warm_up"].start()
 
 
 def unload() -> None:
@@ -150,3 +171,6 @@ def unload() -> None:
     if bridge is not None:
         bridge.unregister_filter()
         _state["bridge"] = None
+    warm_up = _state["warm_up"]
+    if warm_up is not None:
+        warm_up.join(60.0)  # OBS may finalize Python next: no import may still be running

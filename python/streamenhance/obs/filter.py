@@ -206,6 +206,8 @@ class FilterController:
             error: Exception | None = None
         except Exception as exc:  # e.g. WeightsError for a corrupt file: no retry until settings change
             engine, error = None, exc
+        if error is not None:  # recorded before the state says "failed", so the two agree
+            self._report(error, "engine unavailable, passing frames through")
         with self._lock:
             self._builder = None
             current = not self._closed and self._settings.engine_key() == key
@@ -216,8 +218,6 @@ class FilterController:
                 old, self._engine, self._engine_key = self._engine, engine, key
             elif engine is not None:
                 old = engine  # settings changed or closed while building: not needed any more
-        if error is not None:
-            self._report(error, "engine unavailable, passing frames through")
         if old is not None:
             self._close(old)
         if engine is not None and current:
@@ -280,7 +280,8 @@ class FilterController:
             "mode_setting": settings.mode,
             "tier": description.get("tier", settings.tier),
             "device": description.get("device", settings.device),
-            "models": description.get("models", []),
+            # A string, not a list: the answer travels as OBS data, whose arrays hold only objects.
+            "models": ", ".join(description.get("models", [])),
             "settings": settings.as_dict(),
             "last_error": last_error or "",
             "errors": errors,

@@ -147,10 +147,17 @@ class ObsClient:
         self._close_quietly()
 
     def _close_quietly(self) -> None:
+        socket = self._ws.ws
+        if socket is None:
+            return
         try:
-            if self._ws.ws is not None:
-                self._ws.disconnect()
+            self._ws.disconnect()
         except Exception:  # closing a broken connection: nothing left to report
+            pass
+        # obs-websocket-py skips closing a socket the server already closed (failed handshake).
+        try:
+            socket.shutdown()
+        except Exception:
             pass
 
     # ------------------------------------------------------------------ requests
