@@ -90,6 +90,18 @@ static void draw_region(gs_texture_t *tex, uint32_t src_x, uint32_t src_w, float
   gs_enable_framebuffer_srgb(previous);
 }
 
+// A vertical bar at x of the given width, full height (the compare split line).
+static void draw_divider(float x, float width, float height) {
+  gs_effect_t *solid = obs_get_base_effect(OBS_EFFECT_SOLID);
+  struct vec4 color;
+  vec4_set(&color, 1.0f, 1.0f, 1.0f, 1.0f);
+  gs_effect_set_vec4(gs_effect_get_param_by_name(solid, "color"), &color);
+  gs_matrix_push();
+  gs_matrix_translate3f(x, 0.0f, 0.0f);
+  while (gs_effect_loop(solid, "Solid")) gs_draw_sprite(nullptr, 0, uint32_t(width), uint32_t(height));
+  gs_matrix_pop();
+}
+
 // Pass-through without logic: the input, stretched to the reported size when that differs.
 static void draw_passthrough(EnhanceFilter *f, const Plan &plan) {
   if (plan.out_w == plan.base_w && plan.out_h == plan.base_h) {
@@ -309,6 +321,8 @@ static void enhance_filter_video_render(void *data, gs_effect_t *) {
     const uint32_t split_in = uint32_t((uint64_t(split_out) * bw + plan.out_w / 2) / plan.out_w);
     draw_region(input, 0, split_in, 0.0f, float(split_out), oh);
     draw_region(f->result_tex, split_out, plan.out_w - split_out, float(split_out), float(plan.out_w - split_out), oh);
+    const float bar = plan.out_w >= 640 ? 2.0f : 1.0f;
+    draw_divider(float(split_out) - bar / 2.0f, bar, oh);
     return;
   }
   draw_region(f->result_tex, 0, plan.out_w, 0.0f, ow, oh);
