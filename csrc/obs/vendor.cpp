@@ -83,7 +83,8 @@ proc_handler_t *websocket_proc_handler() {
   return ph;
 }
 
-bool register_request(proc_handler_t *ph, void *vendor, const char *type, decltype(VendorRequestCallback::callback) cb) {
+bool register_request(proc_handler_t *ph, void *vendor, const char *type,
+                      decltype(VendorRequestCallback::callback) cb) {
   VendorRequestCallback callback{cb, nullptr};  // copied by obs-websocket
   calldata_t cd = {};
   calldata_set_string(&cd, "type", type);

@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -316,8 +316,8 @@ class ObsProcess:
 
     def connect(self, password: str | None = None) -> ObsClient:
         """A new client inside the namespace (``password`` overrides the configured one)."""
-        options = ConnectionOptions("127.0.0.1", self.config.port, self.config.password if password is None else password,
-                                    30.0)
+        secret = self.config.password if password is None else password
+        options = ConnectionOptions("127.0.0.1", self.config.port, secret, 30.0)
         with self.netns.entered():
             return ObsClient(options)
 
@@ -392,8 +392,8 @@ class ObsProcess:
         assert len(filters) == 1, f"expected one filter {name!r} on {source!r}, got {filters}"
         return filters[0]
 
-    def wait_for(self, predicate, timeout: float = 60.0, interval: float = 0.25, what: str = "condition",  # noqa: ANN001
-                 last: object = None):
+    def wait_for(self, predicate: Callable[[], Any], timeout: float = 60.0, interval: float = 0.25,
+                 what: str = "condition", last: object = None) -> Any:
         """Poll ``predicate()`` until it returns a truthy value; return it (``last``: shown on timeout)."""
         deadline = time.monotonic() + timeout
         value = None
@@ -404,7 +404,8 @@ class ObsProcess:
             if not self.alive:
                 raise AssertionError(f"OBS died ({self.obs.returncode}) while waiting for {what}; {self.diagnostics()}")
             time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; last: {last if last is not None else value!r}")
+        shown = last if last is not None else value
+        raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; last: {shown!r}")
 
     def wait_processed(self, source: str, name: str, frames: int, timeout: float = 120.0) -> dict:
         """Poll GetStatus until ``frames`` more frames were enhanced; fail early if the engine failed."""

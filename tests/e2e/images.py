@@ -38,7 +38,8 @@ def original(width: int = 1280, height: int = 720, seed: int = 3) -> np.ndarray:
     font_big, font_small = ImageFont.load_default(size=44), ImageFont.load_default(size=20)
     draw.rectangle([40, height - 170, width - 40, height - 60], fill=(15, 30, 80))
     draw.text((60, height - 160), "STREAMENHANCE LIVE 4K", font=font_big, fill=(255, 255, 255))
-    draw.text((60, height - 100), "artifact removal + super-resolution, 0123456789", font=font_small, fill=(255, 210, 0))
+    caption = "artifact removal + super-resolution, 0123456789"
+    draw.text((60, height - 100), caption, font=font_small, fill=(255, 210, 0))
     for k in range(24):  # a checker strip of fine detail
         draw.rectangle([60 + 16 * k, 330, 68 + 16 * k, 338], fill=(0, 0, 0) if k % 2 else (255, 255, 255))
     return np.asarray(image)

@@ -115,7 +115,8 @@ def test_add_filter_sends_the_checked_settings(fake_obs: type[FakeObsws], monkey
 
 
 def test_set_overlays_settings(fake_obs: type[FakeObsws], monkeypatch: pytest.MonkeyPatch) -> None:
-    respond(fake_obs, monkeypatch, {"GetSourceFilter": ok({"filterKind": "streamenhance_filter", "filterSettings": {}})})
+    info = {"filterKind": "streamenhance_filter", "filterSettings": {}}
+    respond(fake_obs, monkeypatch, {"GetSourceFilter": ok(info)})
     assert main(["obs", "set", "--source", "Camera", "--name", "SR", "--compare", "on", "--bitrate-kbps", "4000"]) == 0
     assert ("SetSourceFilterSettings", {"sourceName": "Camera", "filterName": "SR", "overlay": True,
                                         "filterSettings": {"compare": True, "bitrate_kbps": 4000}}) in sent(fake_obs)

@@ -167,7 +167,8 @@ def test_each_distinct_enhance_error_is_logged_once(caplog: pytest.LogCaptureFix
             assert ctl.process(bgra()) is None
     assert len(caplog.records) == 2
     status = ctl.status()
-    assert status["errors"] == 4 and status["frames_failed"] == 4 and status["last_error"] == "RuntimeError: out of memory"
+    assert status["errors"] == 4 and status["frames_failed"] == 4
+    assert status["last_error"] == "RuntimeError: out of memory"
 
 
 def test_wrong_output_size_is_an_error_not_a_picture(caplog: pytest.LogCaptureFixture) -> None:

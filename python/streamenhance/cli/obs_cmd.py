@@ -122,8 +122,9 @@ def _set(args: argparse.Namespace) -> int:
     with _client(args) as client:
         info = client.call("GetSourceFilter", sourceName=args.source, filterName=args.name)
         if info.get("filterKind") != FILTER_KIND:
-            raise ObsRequestError("set", None, f"filter {args.name!r} on {args.source!r} is a {info.get('filterKind')!r}, "
-                                  f"not a {FILTER_KIND!r}")
+            kind = info.get("filterKind")
+            what = f"filter {args.name!r} on {args.source!r} is a {kind!r}, not a {FILTER_KIND!r}"
+            raise ObsRequestError("set", None, what)
         client.call("SetSourceFilterSettings", sourceName=args.source, filterName=args.name, filterSettings=values,
                     overlay=True)
         settings = client.call("GetSourceFilter", sourceName=args.source, filterName=args.name)["filterSettings"]

@@ -46,7 +46,9 @@ def packaged_script() -> Path:
     for candidate in (root / "plugin" / SCRIPT_NAME, Path(__file__).resolve().parent / "plugin" / SCRIPT_NAME):
         if candidate.is_file():
             return candidate
-    raise ConfigError(f"OBS script {SCRIPT_NAME} not found next to the package (looked in {root / 'plugin'}); pass --script")
+    raise ConfigError(
+        f"OBS script {SCRIPT_NAME} not found next to the package (looked in {root / 'plugin'}); pass --script"
+    )
 
 
 def environment_description() -> dict[str, Any]:
@@ -149,8 +151,9 @@ def _add_script(collection: Path, script: Path) -> None:
     if not isinstance(scripts, list):
         scripts = []
     # One entry for this script: drop other copies of it (older installs, other paths).
-    kept = [s for s in scripts if isinstance(s, dict) and Path(str(s.get("path", ""))).name != SCRIPT_NAME]
-    previous = next((s for s in scripts if isinstance(s, dict) and Path(str(s.get("path", ""))).name == SCRIPT_NAME), {})
+    ours = [isinstance(s, dict) and Path(str(s.get("path", ""))).name == SCRIPT_NAME for s in scripts]
+    kept = [s for s, mine in zip(scripts, ours) if isinstance(s, dict) and not mine]
+    previous = next((s for s, mine in zip(scripts, ours) if mine), {})
     kept.append({"path": str(script), "settings": previous.get("settings", {})})
     modules[SCRIPTS_MODULE] = kept
     _write_json(collection, data)
