@@ -1,0 +1,296 @@
+"""The BGR-in/BGR-out pipeline: ``Enhancer``.
+
+frame (BGR(A) uint8; numpy, torch CUDA or cupy)
+  -> native pack to RGB planar float (fp16 on CUDA)
+  -> artifact removal (mode off/mild/strong/auto), padded to the net's multiple internally
+  -> SR residual at input resolution; the native kernel adds it to a MATLAB-bicubic base and packs
+     BGR uint8 in one pass (x1.33 / x1.5: x2, then a float downscale before packing)
+  -> BGR(A) uint8 of the same array kind; alpha is resized with bicubic.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from streamenhance import native
+from streamenhance.config import MODES, TIERS, check_choice, output_size, scale_ratio
+from streamenhance.engine.devices import conv_throughput, resolve_device
+from streamenhance.engine.frames import ArrayKind, check_frame
+from streamenhance.engine.modes import AutoMode, ModeDecision
+from streamenhance.engine.selection import SRPlan, ar_modes, auto_tier, choose_ar, choose_sr
+from streamenhance.errors import ConfigError
+from streamenhance.models import CatalogEntry, ModelSpec, catalog, load_model
+
+
+class _ModelCache:
+    """Loaded models shared by every Enhancer of the process, keyed by (file, device, dtype)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._models: dict[tuple[Path, str, torch.dtype], tuple[ModelSpec, nn.Module]] = {}
+
+    def get(self, path: Path, device: torch.device, dtype: torch.dtype) -> tuple[ModelSpec, nn.Module]:
+        key = (path.resolve(), str(device), dtype)
+        with self._lock:
+            if key not in self._models:
+                spec, model = load_model(path, device)
+                self._models[key] = (spec, model.to(dtype=dtype, memory_format=torch.channels_last))
+            return self._models[key]
+
+
+MODEL_CACHE = _ModelCache()
+
+
+@dataclass
+class StreamState:
+    """What one stream carries between frames; one Enhancer can serve several streams."""
+
+    auto_mode: AutoMode | None
+    frames: int = 0
+    input_hw: tuple[int, int] | None = None
+    sr_plan: SRPlan | None = None
+    sr_mode: str | None = None
+    tier_reason: str = ""
+    mode: ModeDecision | None = None
+    models: list[str] = field(default_factory=list)
+
+
+class Enhancer:
+    """Artifact removal + super-resolution of BGR(A) uint8 frames.
+
+    Args:
+        scale: output/input size ratio: 1 (artifact removal only), 1.33 (4/3), 1.5, 2 or 4.
+        mode: artifact removal strength: ``off``, ``mild``, ``strong`` or ``auto`` (from
+            ``bitrate_kbps`` when given, else a no-reference estimate of the frames).
+        tier: SR model size (``tiny`` .. ``large``) or ``auto`` (largest that fits the frame
+            interval on this device, by measured throughput).
+        device: ``auto``, ``cpu`` or ``cuda:N``.
+        bitrate_kbps: bitrate of the incoming stream (0 = unknown), for mode ``auto``.
+        fps: frame rate of the stream, for mode ``auto`` and tier ``auto``.
+        weights_dir: directory of weight files (default: packaged weights or
+            ``$STREAMENHANCE_WEIGHTS_DIR``).
+
+    Raises:
+        ConfigError: an option is outside its allowed values or the device is not usable.
+        WeightsError: the weights the options need are missing or corrupt.
+    """
+
+    def __init__(
+        self,
+        scale: float = 2.0,
+        mode: str = "auto",
+        tier: str = "auto",
+        device: str = "auto",
+        *,
+        bitrate_kbps: float = 0,
+        fps: float = 30.0,
+        weights_dir: Path | None = None,
+    ) -> None:
+        self.ratio: Fraction = scale_ratio(scale)
+        self.scale = float(scale)
+        self.mode_setting = check_choice("mode", mode, MODES)
+        self.tier_setting = check_choice("tier", tier, ("auto", *TIERS))
+        if bitrate_kbps < 0 or not np.isfinite(bitrate_kbps):
+            raise ConfigError(f"bitrate_kbps: expected a number >= 0, got {bitrate_kbps!r}")
+        if fps <= 0 or not np.isfinite(fps):
+            raise ConfigError(f"fps: expected a number > 0, got {fps!r}")
+        self.bitrate_kbps = float(bitrate_kbps)
+        self.fps = float(fps)
+        self.device = resolve_device(device)
+        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self._entries = catalog(weights_dir)
+        self._ar_modes = ar_modes(self._entries)
+        self.net_scale = 1 if self.ratio == 1 else 4 if self.ratio == 4 else 2
+        # Fail now, not on the first frame, when the requested weights are not installed.
+        if self.net_scale > 1:
+            choose_sr(self._entries, self.tier_setting, self.net_scale, self._sr_mode_hint())
+        if self.mode_setting in ("mild", "strong"):
+            self._load(choose_ar(self._entries, self.mode_setting, self._ar_tier_hint()))
+        self._state = self.new_stream()
+
+    # ------------------------------------------------------------------ public API
+
+    def new_stream(self) -> StreamState:
+        """Fresh per-stream state for ``process``."""
+        auto = AutoMode(self._ar_modes) if self.mode_setting == "auto" and self._ar_modes else None
+        return StreamState(auto_mode=auto)
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) of the output for a ``width`` x ``height`` input."""
+        return output_size(width, height, self.scale)
+
+    def enhance(self, frame: Any) -> Any:
+        """Enhance one frame of this Enhancer's own stream (see ``process``)."""
+        return self.process(frame, self._state)
+
+    def process(self, frame: Any, state: StreamState) -> Any:
+        """Enhance one BGR(A) uint8 frame; returns the same array kind (numpy, torch CUDA, cupy).
+
+        Raises:
+            FrameTypeError / FrameFormatError: the frame is not an HxWx3|4 uint8 array with
+                contiguous pixels within the size limits.
+        """
+        kind, height, width, channels = check_frame(frame)
+        out_w, out_h = self.output_size(width, height)
+        with torch.inference_mode():
+            image = self._to_device(frame, kind)
+            state.mode = self._resolve_mode(image, kind, state)
+            planar = native.bgr_to_planar(self._native_view(image), dtype=_numpy_dtype(self.dtype))
+            x = self._from_native(planar)
+            models: list[str] = []
+            if state.mode.mode != "off":
+                x = self._artifact_removal(x, state.mode.mode, models)
+            out = self._upscale_and_pack(x, (out_h, out_w), channels, state, models)
+            state.models = models
+            if channels == 4:
+                self._copy_alpha(image, out, (out_h, out_w))
+        state.frames += 1
+        return self._to_kind(out, kind, frame)
+
+    def describe(self, state: StreamState | None = None) -> dict[str, Any]:
+        """Settings and the choices made for ``state`` (default: this Enhancer's own stream)."""
+        state = state or self._state
+        mode = state.mode
+        return {
+            "scale": self.scale,
+            "mode_setting": self.mode_setting,
+            "mode": mode.mode if mode else self.mode_setting,
+            "mode_reason": mode.reason if mode else "",
+            "tier_setting": self.tier_setting,
+            "tier": state.sr_plan.entry.spec.tier if state.sr_plan else ("none" if self.net_scale == 1 else "auto"),
+            "tier_reason": state.tier_reason,
+            "device": str(self.device),
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "models": list(state.models),
+            "frames": state.frames,
+        }
+
+    def close(self) -> None:
+        """Release per-stream state; loaded models stay cached for other Enhancers."""
+        self._state = self.new_stream()
+
+    # ------------------------------------------------------------------ choices
+
+    def _sr_mode_hint(self) -> str:
+        return self.mode_setting if self.mode_setting in ("mild", "strong") else "mild"
+
+    def _ar_tier_hint(self) -> str:
+        return self.tier_setting if self.tier_setting != "auto" else "small"
+
+    def _resolve_mode(self, image: Any, kind: ArrayKind, state: StreamState) -> ModeDecision:
+        if self.mode_setting != "auto":
+            return ModeDecision(self.mode_setting, "set by the user")
+        if state.auto_mode is None:
+            return ModeDecision("off", "auto: no artifact-removal weights installed")
+        host = image if kind is ArrayKind.NUMPY else _central_crop_to_host(image)
+        return state.auto_mode.decide(host, self.bitrate_kbps, self.fps)
+
+    def _sr_plan(self, state: StreamState, input_hw: tuple[int, int], output_hw: tuple[int, int]) -> SRPlan:
+        mode = state.mode.mode if state.mode and state.mode.mode != "off" else "mild"
+        if state.sr_plan is not None and state.input_hw == input_hw and state.sr_mode == mode:
+            return state.sr_plan
+        plans = choose_sr(self._entries, self.tier_setting, self.net_scale, mode)
+        if self.tier_setting == "auto" and len(plans) > 1:
+            pixels = output_hw[0] * output_hw[1]
+            state.sr_plan, state.tier_reason = auto_tier(plans, pixels, self.fps, conv_throughput(self.device))
+        else:
+            state.sr_plan, state.tier_reason = plans[0], ("set by the user" if self.tier_setting != "auto" else "only tier installed")
+        state.input_hw, state.sr_mode = input_hw, mode
+        return state.sr_plan
+
+    # ------------------------------------------------------------------ stages
+
+    def _load(self, entry: CatalogEntry) -> tuple[ModelSpec, nn.Module]:
+        return MODEL_CACHE.get(entry.path, self.device, self.dtype)
+
+    def _artifact_removal(self, x: torch.Tensor, mode: str, models: list[str]) -> torch.Tensor:
+        spec, model = self._load(choose_ar(self._entries, mode, self._ar_tier_hint()))
+        height, width = x.shape[-2:]
+        pad_h = spec.size.padded(height) - height
+        pad_w = spec.size.padded(width) - width
+        padded = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+        y = model(padded.contiguous(memory_format=torch.channels_last))
+        models.append(spec.name)
+        return y[..., :height, :width].clamp_(0.0, 1.0)
+
+    def _upscale_and_pack(
+        self, x: torch.Tensor, out_hw: tuple[int, int], channels: int, state: StreamState, models: list[str]
+    ) -> Any:
+        """SR (if any) + native post-processing; returns a native-kind uint8 array of ``out_hw``."""
+        if self.net_scale == 1:
+            return native.planar_to_bgr(self._native_view(x.contiguous()), channels=channels)
+        plan = self._sr_plan(state, tuple(x.shape[-2:]), out_hw)
+        spec, model = self._load(plan.entry)
+        models += [spec.name] * plan.passes
+        for _ in range(plan.passes - 1):
+            x = (self._base(x, spec.scale) + self._residual(model, x)).clamp_(0.0, 1.0)
+        residual = self._residual(model, x)
+        base = self._base(x, spec.scale)
+        if tuple(residual.shape[-2:]) == out_hw:
+            return native.planar_to_bgr(self._native_view(residual), base=self._native_view(base), channels=channels)
+        full = (residual + base).contiguous()  # x1.33 / x1.5: downscale the x2 result before packing
+        scaled = native.resize(self._native_view(full), out_hw)
+        return native.planar_to_bgr(scaled, channels=channels)
+
+    def _residual(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return model.residual(x.contiguous(memory_format=torch.channels_last)).contiguous()
+
+    def _base(self, x: torch.Tensor, scale: int) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        return self._from_native(native.resize(self._native_view(x.contiguous()), (height * scale, width * scale)))
+
+    def _copy_alpha(self, image: Any, out: Any, out_hw: tuple[int, int]) -> None:
+        alpha = image[:, :, 3]
+        alpha = alpha.contiguous() if torch.is_tensor(alpha) else np.ascontiguousarray(alpha)
+        out[:, :, 3] = native.resize(alpha, out_hw)
+
+    # ------------------------------------------------------------------ array plumbing
+
+    def _to_device(self, frame: Any, kind: ArrayKind) -> Any:
+        """numpy stays numpy on CPU; everything else becomes a torch tensor on ``self.device``."""
+        if self.device.type == "cpu":
+            if kind is not ArrayKind.NUMPY:
+                raise ConfigError(f"a {kind.value} CUDA frame needs a CUDA device, this Enhancer runs on cpu")
+            return frame
+        tensor = torch.as_tensor(frame, device=self.device) if kind is not ArrayKind.TORCH else frame
+        if tensor.device != self.device:
+            tensor = tensor.to(self.device)
+        return tensor
+
+    @staticmethod
+    def _native_view(x: Any) -> Any:
+        """torch CPU tensors as zero-copy numpy views; CUDA tensors and numpy arrays as they are."""
+        return x.numpy() if torch.is_tensor(x) and x.device.type == "cpu" else x
+
+    @staticmethod
+    def _from_native(array: Any) -> torch.Tensor:
+        return torch.from_numpy(array) if isinstance(array, np.ndarray) else torch.as_tensor(array)
+
+    def _to_kind(self, out: Any, kind: ArrayKind, original: Any) -> Any:
+        if kind is ArrayKind.NUMPY:
+            return out if isinstance(out, np.ndarray) else out.cpu().numpy()
+        if kind is ArrayKind.CUPY:
+            import cupy  # only reachable with a cupy input
+
+            return cupy.asarray(out)
+        return out
+
+
+def _numpy_dtype(dtype: torch.dtype) -> type:
+    return np.float16 if dtype == torch.float16 else np.float32
+
+
+def _central_crop_to_host(image: torch.Tensor, side: int = 512) -> np.ndarray:
+    """A central crop of a device frame on the host, for the no-reference mode estimate."""
+    height, width = image.shape[:2]
+    y, x = max(0, (height - side) // 2) & ~7, max(0, (width - side) // 2) & ~7
+    return image[y : y + side, x : x + side].cpu().numpy()

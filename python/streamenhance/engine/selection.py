@@ -1,0 +1,90 @@
+"""Which weight files serve a request: SR by tier/scale, AR by mode; tier "auto" by measured cost."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from streamenhance.config import TIERS
+from streamenhance.errors import WeightsError
+from streamenhance.models import CatalogEntry
+
+# Share of the frame interval the SR net may take when tier="auto" picks by cost (the rest is
+# pre/post-processing, AR and slack).
+AUTO_TIER_BUDGET = 0.5
+
+
+@dataclass(frozen=True)
+class SRPlan:
+    """SR weights and how often to apply them (x4 from an x2 net = two passes)."""
+
+    entry: CatalogEntry
+    passes: int
+
+
+def _tier_rank(entry: CatalogEntry) -> int:
+    return TIERS.index(entry.spec.tier) if entry.spec.tier in TIERS else len(TIERS)
+
+
+def _names(entries: list[CatalogEntry]) -> str:
+    return ", ".join(e.spec.name for e in entries) or "none"
+
+
+def sr_candidates(entries: list[CatalogEntry], net_scale: int, mode: str) -> list[SRPlan]:
+    """SR plans for ``net_scale`` (2 or 4), one per tier, cheapest first.
+
+    Weights trained for ``mode`` are preferred over other modes of the same tier; for x4 a native x4
+    net is preferred over two passes of an x2 net.
+    """
+
+    def plans_for(scale: int, passes: int) -> dict[str, SRPlan]:
+        by_tier: dict[str, SRPlan] = {}
+        matching = [e for e in entries if e.spec.kind == "sr" and e.spec.scale == scale]
+        for entry in sorted(matching, key=lambda e: e.spec.mode != mode):
+            by_tier.setdefault(entry.spec.tier, SRPlan(entry, passes))
+        return by_tier
+
+    plans = plans_for(2, 2) if net_scale == 4 else {}
+    plans.update(plans_for(net_scale, 1))
+    return sorted(plans.values(), key=lambda p: _tier_rank(p.entry))
+
+
+def choose_sr(entries: list[CatalogEntry], tier: str, net_scale: int, mode: str) -> list[SRPlan]:
+    """Candidate plans for an explicit tier (one) or for "auto" (all, cheapest first)."""
+    plans = sr_candidates(entries, net_scale, mode)
+    if not plans:
+        sr = [e for e in entries if e.spec.kind == "sr"]
+        raise WeightsError(f"no super-resolution weights for x{net_scale}; installed: {_names(sr)}")
+    if tier == "auto":
+        return plans
+    chosen = [p for p in plans if p.entry.spec.tier == tier]
+    if not chosen:
+        tiers = ", ".join(p.entry.spec.tier for p in plans)
+        raise WeightsError(f"tier {tier!r} has no x{net_scale} weights; installed tiers: {tiers}")
+    return chosen
+
+
+def auto_tier(plans: list[SRPlan], output_pixels: int, fps: float, macs_per_second: float) -> tuple[SRPlan, str]:
+    """Largest tier whose SR cost fits ``AUTO_TIER_BUDGET`` of the frame interval on this device."""
+    budget = AUTO_TIER_BUDGET / max(fps, 1e-6)
+    best = plans[0]
+    for plan in plans:
+        seconds = plan.passes * plan.entry.spec.macs_per_pixel * output_pixels / macs_per_second
+        if seconds <= budget:
+            best = plan
+    cost = best.passes * best.entry.spec.macs_per_pixel * output_pixels / macs_per_second
+    reason = f"auto: est. {cost * 1e3:.1f} ms/frame of a {budget * 1e3:.1f} ms budget at {fps:g} fps"
+    return best, reason
+
+
+def choose_ar(entries: list[CatalogEntry], mode: str, tier: str) -> CatalogEntry:
+    """AR weights for ``mode``: the same tier as the SR net when installed, else the cheapest."""
+    ar = [e for e in entries if e.spec.kind == "ar" and e.spec.mode == mode]
+    if not ar:
+        installed = [e for e in entries if e.spec.kind == "ar"]
+        raise WeightsError(f"no artifact-removal weights for mode {mode!r}; installed: {_names(installed)}")
+    same_tier = [e for e in ar if e.spec.tier == tier]
+    return same_tier[0] if same_tier else min(ar, key=lambda e: e.spec.macs_per_pixel)
+
+
+def ar_modes(entries: list[CatalogEntry]) -> tuple[str, ...]:
+    return tuple(sorted({e.spec.mode for e in entries if e.spec.kind == "ar"}, key=("mild", "strong").index))
