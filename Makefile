@@ -1,0 +1,39 @@
+# `make demo` and `make test` work on a fresh machine: they create .venv, install torch (the pinned
+# CPU build when torch is missing), build the native extension and install the package in place.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_PIN := torch==2.13.0
+STAMP := $(VENV)/.streamenhance-installed
+NATIVE_SOURCES := $(shell find csrc -type f) CMakeLists.txt setup.py pyproject.toml
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test weights clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP): $(PY) $(NATIVE_SOURCES)
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install --quiet $(TORCH_PIN)
+	$(PIP) install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(VENV)/bin/streamenhance demo --out-dir demo_out
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Retrain the shipped weights from ../shared/data/train on this machine's CPU (about 2 hours on 2 cores).
+weights: setup
+	$(VENV)/bin/streamenhance train sr --tier small --scale 2 --out python/streamenhance/weights/sr_small_x2_mild.safetensors
+	$(VENV)/bin/streamenhance train ar --tier small --mode strong --out python/streamenhance/weights/ar_small_strong.safetensors
+	$(VENV)/bin/streamenhance train ar --tier small --mode mild --out python/streamenhance/weights/ar_small_mild.safetensors
+
+clean:
+	rm -rf build *.egg-info python/*.egg-info python/streamenhance/*.so demo_out .pytest_cache
