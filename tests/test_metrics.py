@@ -31,11 +31,18 @@ def test_psnr_shaves_the_border() -> None:
     assert psnr(a, b, border=1) == float("inf")
 
 
-def test_ssim_bounds(rng) -> None:
+def test_ssim_closed_form_and_monotone(rng) -> None:
     a = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
     assert ssim(a, a) == pytest.approx(1.0)
-    noisy = np.clip(a.astype(int) + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
-    assert 0 < ssim(a, noisy) < 0.95
+    # Flat images: variances and covariance vanish, SSIM = (2 mu_x mu_y + C1) / (mu_x^2 + mu_y^2 + C1).
+    c1 = (0.01 * 255) ** 2
+    flat_x, flat_y = np.full((16, 16), 100, np.uint8), np.full((16, 16), 130, np.uint8)
+    assert ssim(flat_x, flat_y) == pytest.approx((2 * 100 * 130 + c1) / (100**2 + 130**2 + c1))
+    values = []
+    for amplitude in (5, 20, 60):
+        noisy = np.clip(a.astype(int) + rng.integers(-amplitude, amplitude + 1, a.shape), 0, 255).astype(np.uint8)
+        values.append(ssim(a, noisy))
+    assert 1.0 > values[0] > values[1] > values[2] > 0.0
 
 
 def test_shape_mismatch_raises() -> None:

@@ -187,11 +187,14 @@ def transcode(
         stream.thread_type = "AUTO"
         fps = Fraction(stream.average_rate or stream.guessed_rate or 30)
         writer: VideoWriter | None = None
+        early_audio: list[av.Packet] = []  # demuxed before the first frame fixed the output size
         count = 0
         try:
             for packet in container.demux(stream, *container.streams.audio):
                 if packet.stream.type == "audio":
-                    if writer is not None:
+                    if writer is None:
+                        early_audio.append(packet)
+                    else:
                         writer.mux_audio(packet)
                     continue
                 for frame in packet.decode():
@@ -201,6 +204,9 @@ def transcode(
                         if (height, width) != out.shape[:2]:
                             log.info("cropping %dx%d output to %dx%d (H.264 needs even sides)", out.shape[1], out.shape[0], width, height)
                         writer = VideoWriter(destination, width, height, fps, crf=crf, preset=preset, audio_from=container)
+                        for early in early_audio:
+                            writer.mux_audio(early)
+                        early_audio.clear()
                     writer.write(out[:height, :width])
                     count += 1
                     if on_frame is not None:

@@ -72,7 +72,7 @@ class ModelSpec:
             "size_multiple_of": str(self.size.multiple_of),
             "supports_half": "true" if self.supports_half else "false",
             "params": str(self.params),
-            "macs_per_pixel": f"{self.macs_per_pixel:.1f}",
+            "macs_per_pixel": repr(float(self.macs_per_pixel)),
             "training": json.dumps(self.training, sort_keys=True),
         }
 
