@@ -36,9 +36,13 @@ def pan_zoom_sequence(image: np.ndarray, size: int, frames: int, rng: np.random.
     """
     height, width = image.shape[:2]
     pil = Image.fromarray(np.ascontiguousarray(image[:, :, ::-1]))
-    max_window = min(height, width) / 1.15
-    window = float(rng.uniform(size, max(size, min(2.5 * size, max_window))))
     zoom = float(rng.uniform(0.92, 1.08)) if rng.random() < 0.4 else 1.0
+    # The largest view along the zoom must fit inside the image, with room left to pan.
+    max_window = min(height, width) / 1.15 / max(1.0, zoom ** (frames - 1))
+    if max_window < size:
+        zoom, max_window = 1.0, min(height, width) / 1.15
+    window = float(rng.uniform(size, max(size, min(2.5 * size, max_window))))
+    window = min(window, float(min(height, width)))
     velocity = rng.uniform(-0.03, 0.03, size=2) * window
     end_window = window * zoom ** (frames - 1)
     reach = (max(window, end_window) / 2.0) + np.abs(velocity) * frames
