@@ -73,14 +73,19 @@ class Scene:
         return np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
 
     @cached_property
-    def buildings(self) -> list[tuple[int, int, int, tuple[int, int, int]]]:
-        """(x, width, height, colour) of skyline buildings over twice the frame width."""
+    def buildings(self) -> list[tuple[int, int, int, tuple[int, int, int], np.ndarray]]:
+        """(x, width, height, colour, lit windows) of skyline buildings over twice the frame width.
+
+        The lit-window pattern belongs to the building, so it does not change from frame to frame.
+        """
         rng = np.random.default_rng(self.seed + 1)
         out, x = [], 0
         while x < 2 * self.width:
             width = int(rng.integers(50, 130))
             shade = int(rng.integers(40, 90))
-            out.append((x, width, int(rng.integers(90, 260)), (shade, shade, shade + 20)))
+            height = int(rng.integers(90, 260))
+            lit = rng.random((height // 14, width // 10)) < 0.45
+            out.append((x, width, height, (shade, shade, shade + 20), lit))
             x += width + int(rng.integers(4, 30))
         return out
 
@@ -88,13 +93,11 @@ class Scene:
         """Buildings with a grid of small lit windows, drifting slower than the ground (parallax)."""
         horizon = int(0.55 * self.height)
         shift = int(t * 25) % self.width
-        rng = np.random.default_rng(self.seed + 2)
-        for x, width, height, colour in self.buildings:
+        for x, width, height, colour, lit in self.buildings:
             left = x - shift
             if left > self.width or left + width < 0:
                 continue
             draw.rectangle((left, horizon - height, left + width, horizon), fill=colour)
-            lit = rng.random((height // 14, width // 10)) < 0.45
             for row, col in zip(*np.nonzero(lit), strict=True):
                 wx, wy = left + 4 + 10 * col, horizon - height + 6 + 14 * row
                 draw.rectangle((wx, wy, wx + 4, wy + 6), fill=(250, 225, 140))
