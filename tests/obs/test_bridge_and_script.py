@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import logging
+import os
 import shutil
 import sys
 import threading
@@ -12,9 +13,12 @@ import types
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import torch
 
 import streamenhance.obs
+from streamenhance import native
 from streamenhance.errors import NativeUnavailableError
 from streamenhance.obs import bridge
 from streamenhance.obs.settings import bridge_table
@@ -48,9 +52,12 @@ def fake_bridge(monkeypatch: pytest.MonkeyPatch) -> FakeBridge:
     monkeypatch.setattr(bridge, "_state", {"bridge": None, "handler": None, "warm_up": None})
     logger = logging.getLogger(bridge.PACKAGE_LOGGER)
     handlers, propagate, level = list(logger.handlers), logger.propagate, logger.level
+    threads = torch.get_num_threads(), native.get_num_threads()  # the warm-up changes them process-wide
     yield fake
     logger.handlers[:] = handlers
     logger.propagate, logger.level = propagate, level
+    torch.set_num_threads(threads[0])
+    native.set_num_threads(threads[1])
 
 
 # ---------------------------------------------------------------------- load / unload
@@ -66,6 +73,28 @@ def test_load_registers_the_table_and_unload_detaches(fake_bridge: FakeBridge) -
     warm_up = bridge._state["warm_up"]
     assert isinstance(warm_up, threading.Thread) and not warm_up.is_alive()  # joined by unload
     assert any(bridge.WARM_UP_DONE in message for _, message in fake_bridge.lines)
+
+
+def test_worker_threads_leave_a_core_to_obs(fake_bridge: FakeBridge, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The thread count is applied on the thread that calls process (torch keeps it per thread)."""
+    bridge.load()
+    bridge.unload()
+    expected = bridge.inference_threads()
+    assert expected == max(1, (os.cpu_count() or 1) - 1)
+    assert any(f"CPU inference uses {expected} thread(s)" in message for _, message in fake_bridge.lines)
+    instance = bridge._BridgeInstance(json.dumps({"scale": 1.0, "mode": "off"}), "E", 30.0)
+    monkeypatch.setattr(instance.controller, "process", lambda *args: None)
+    seen: list[int] = []
+
+    def worker() -> None:
+        instance.process(np.zeros((4, 4, 4), np.uint8), 0, 0, 0)
+        seen.extend([torch.get_num_threads(), native.get_num_threads()])
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen == [expected, expected]
+    instance.close()
 
 
 def test_package_log_records_go_to_the_obs_log_once(fake_bridge: FakeBridge) -> None:

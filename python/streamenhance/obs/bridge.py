@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import platform
 import threading
 import time
@@ -57,6 +58,7 @@ class _BridgeInstance:
         return layout.width, layout.height, layout.compare
 
     def process(self, frame: np.ndarray, captured_ns: int, rendered: int, dropped: int) -> np.ndarray | None:
+        _apply_thread_policy()  # called on the filter's worker thread
         return self.controller.process(frame, captured_ns, rendered, dropped)
 
     def status_json(self, native_json: str) -> str:
@@ -134,7 +136,37 @@ def _warm_up() -> None:
     except Exception as exc:  # reported once here; each filter reports its own failure too
         LOG.error("engine modules failed to load (%s: %s)", type(exc).__name__, exc)
         return
-    LOG.info("%s in %.1f s", WARM_UP_DONE, time.monotonic() - start)
+    LOG.info("%s in %.1f s; CPU inference uses %d thread(s)", WARM_UP_DONE, time.monotonic() - start,
+             inference_threads())
+
+
+def inference_threads() -> int:
+    """CPU inference inside OBS runs on one core fewer than the machine has.
+
+    OBS composes and encodes on the CPU too (and renders there under software GL): with every core
+    busy enhancing, OBS lags frames.
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+_worker = threading.local()
+
+
+def _apply_thread_policy() -> None:
+    """Set the inference thread count on the calling worker thread, once.
+
+    torch keeps the count per thread (a thread that already ran an op keeps its own), so it is set on
+    the thread that runs the engine, before its first frame.
+    """
+    if getattr(_worker, "threads", None) is not None:
+        return
+    import torch
+
+    from streamenhance import native
+
+    _worker.threads = inference_threads()
+    torch.set_num_threads(_worker.threads)
+    native.set_num_threads(_worker.threads)
 
 
 def load() -> None:
