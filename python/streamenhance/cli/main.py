@@ -16,6 +16,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "streamenhance.cli.eval_cmd",
     "streamenhance.cli.info_cmd",
     "streamenhance.cli.obs_cmd",
+    "streamenhance.cli.profile_cmd", "streamenhance.cli.schedule_cmd",
 )
 
 

@@ -1,0 +1,131 @@
+"""PerfPredictor: offline training, held-out accuracy, safetensors round trip, online updates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamenhance.errors import ConfigError, WeightsError
+from streamenhance.scheduler.clock import FakeClock
+from streamenhance.scheduler.costs import stage_rows
+from streamenhance.scheduler.dataset import holdout_split, profile_dataset, train_on_profiles, vocabulary_of
+from streamenhance.scheduler.features import features
+from streamenhance.scheduler.predictor import PerfPredictor
+from streamenhance.scheduler.streams import StreamRequest
+
+
+def _rows(predictor: PerfPredictor, rig, device_index: int = 3) -> np.ndarray:
+    device = rig.infos()[device_index]
+    return features(stage_rows(StreamRequest(1280, 720, 30.0), "small", device), predictor.vocabulary)
+
+
+def test_fit_learns_the_profile(trained) -> None:
+    _predictor, report = trained
+    assert report["train"]["within_10pct"] > 0.8
+    assert report["rows"] == 5 * 96
+
+
+def test_holdout_split_keeps_every_group_in_test(rig) -> None:
+    profiles = rig.profiles()
+    _data, cells = profile_dataset(profiles, vocabulary_of(profiles))
+    train, test = holdout_split(cells, 0.25, seed=3)
+    assert set(train).isdisjoint(test) and len(train) + len(test) == len(cells)
+    groups = {(cells[i].device, cells[i].colocated) for i in test}
+    assert groups == {(c.device, c.colocated) for c in cells}  # co-located cells are held out too
+
+
+def test_heldout_accuracy_reported(rig) -> None:
+    _predictor, report = train_on_profiles(rig.profiles(), steps=150, holdout=0.25)
+    test = report["test"]
+    assert 0.0 <= test["within_10pct"] <= 1.0 and test["mape"] >= 0.0
+    assert "test_colocated" in report and "held-out" in report["split"]
+
+
+def test_save_load_round_trip(trained, rig, tmp_path: Path) -> None:
+    predictor, _ = trained
+    path = tmp_path / "predictor.safetensors"
+    predictor.save(path, training={"note": "test"})
+    loaded = PerfPredictor.load(path)
+    x = _rows(predictor, rig)
+    np.testing.assert_allclose(loaded.predict_features(x).p50_ms, predictor.predict_features(x).p50_ms, rtol=1e-5)
+    assert loaded.training_info == {"note": "test"} and loaded.vocabulary == predictor.vocabulary
+
+
+def test_load_rejects_missing_and_foreign_files(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match="not found"):
+        PerfPredictor.load(tmp_path / "none.safetensors")
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "other.safetensors"), metadata={"format": "something-else"})
+    with pytest.raises(WeightsError, match="format"):
+        PerfPredictor.load(tmp_path / "other.safetensors")
+
+
+def test_predict_rejects_wrong_width(trained) -> None:
+    predictor, _ = trained
+    with pytest.raises(ConfigError):
+        predictor.predict_features(np.zeros((2, 3), dtype=np.float32))
+
+
+def test_outputs_are_sane(trained, rig) -> None:
+    predictor, _ = trained
+    pred = predictor.predict_features(_rows(predictor, rig))
+    assert np.all(pred.p95_ms >= pred.p50_ms) and np.all(pred.p50_ms > 0)
+    assert np.all((pred.efficiency > 0) & (pred.efficiency <= 1)) and np.all(pred.memory_mb > 0)
+
+
+def test_online_bias_and_retrain_on_drift(trained, rig) -> None:
+    clock = FakeClock(0.0)
+    predictor = trained[0].clone(clock=clock)
+    predictor.min_retrain_interval_s = 10.0
+    predictor.forget_tolerance = float("inf")  # this test is about the weights moving; the guard has its own
+    x = _rows(predictor, rig)
+    base = predictor.predict_features(x).p50_ms
+    assert not predictor.needs_retrain()
+    for _ in range(80):  # the device got 1.6x slower than predicted
+        for row, p in zip(x, base, strict=True):
+            predictor.observe(row, 1.6 * p, "gpu-l-0", float(p))
+    assert predictor.bias("gpu-l-0") == pytest.approx(1.6, rel=0.02)
+    assert predictor.bias("gpu-s") == 1.0
+    biased = predictor.predict_features(x, ["gpu-l-0"] * len(x)).p50_ms
+    np.testing.assert_allclose(biased, 1.6 * base, rtol=0.02)
+    assert predictor.drift() > predictor.drift_threshold
+    version = predictor.version
+    clock.advance(20.0)
+    assert predictor.maybe_retrain(steps=60)
+    assert predictor.version == version + 1 and predictor.retrains == 1
+    after = predictor.predict_features(x).p50_ms
+    assert np.all(after > base)  # the weights moved toward what was observed
+    assert predictor.bias("gpu-l-0") < 1.6  # ... and the bias, measured again, keeps only the rest
+    corrected = predictor.predict_features(x, ["gpu-l-0"] * len(x)).p50_ms
+    np.testing.assert_allclose(corrected, 1.6 * base, rtol=0.1)
+    assert not predictor.maybe_retrain()  # not again before min_retrain_interval_s
+
+
+def test_retrain_that_forgets_the_profile_is_rolled_back(trained, rig) -> None:
+    clock = FakeClock(0.0)
+    predictor = trained[0].clone(clock=clock)
+    predictor.forget_tolerance = 0.0
+    x = _rows(predictor, rig)
+    base = predictor.predict_features(x).p50_ms
+    for _ in range(80):  # frames that contradict the profile for these rows by 5x
+        for row, p in zip(x, base, strict=True):
+            predictor.observe(row, 5.0 * p, "gpu-l-0", float(p))
+    clock.advance(60.0)
+    result = predictor.retrain(steps=60)
+    assert result["rejected"] == 1.0 and predictor.rejected_retrains == 1
+    assert result["offline_l1_after"] > result["offline_l1_before"]
+    np.testing.assert_array_equal(predictor.predict_features(x).p50_ms, base)  # the old weights are back
+    biased = predictor.predict_features(x, ["gpu-l-0"] * len(x)).p50_ms
+    np.testing.assert_allclose(biased, 5.0 * base, rtol=0.05)  # the bias still corrects this device
+
+
+def test_clone_is_independent(trained, rig) -> None:
+    predictor = trained[0]
+    copy = predictor.clone()
+    x = _rows(predictor, rig)
+    copy.observe(x[0], 1e3, "cpu-0", 1.0)
+    assert predictor.state()["replay"] == 0 and copy.state()["replay"] == 1
