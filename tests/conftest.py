@@ -9,9 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from streamenhance import advice
 from streamenhance.models import build_model, describe, save_model
 from streamenhance.models.tiers import hyperparameters
 from streamenhance.training.images import default_data_root
+
+
+@pytest.fixture(autouse=True)
+def no_process_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enhancers in tests use the local tier rule: the process-wide scheduler (a background thread,
+    a device micro-benchmark) is tested on its own (tests/scheduler, tests/engine/test_advisor.py)."""
+    monkeypatch.setattr(advice, "_default", [None])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

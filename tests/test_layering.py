@@ -12,7 +12,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "python" / "streamenhance"
 ORDER = ["native", "io", "models", "training", "engine", "evaluation", "scheduler", "obs", "demo", "bench", "cli"]
-BASE = {"errors", "config", "metrics", "__init__"}
+BASE = {"errors", "config", "metrics", "advice", "__init__"}
 
 
 def _layer(module: str) -> str | None:

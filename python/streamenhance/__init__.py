@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from streamenhance import advice
 from streamenhance.errors import (
     ConfigError,
     FrameFormatError,
@@ -37,6 +38,16 @@ __all__ = [
     "WeightsError",
     "__version__",
 ]
+
+
+def _process_scheduler(*args: Any) -> advice.TierAdvice:
+    """Streams of ``Enhancer(tier="auto")`` register with the process-wide scheduler (loaded on first use)."""
+    from streamenhance.scheduler.service import stream_advisor
+
+    return stream_advisor(*args)
+
+
+advice.set_default_advisor(_process_scheduler)
 
 
 def __getattr__(name: str) -> Any:

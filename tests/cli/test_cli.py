@@ -31,6 +31,45 @@ def test_enhance_image(tmp_path: Path, weights: Path, rng, capsys) -> None:
     assert "mode strong" in capsys.readouterr().out
 
 
+def test_enhance_serves_scheduler_metrics_on_loopback(tmp_path: Path, weights: Path, rng, monkeypatch) -> None:
+    """--metrics-port: Prometheus text of the process scheduler while the job runs, shut down after."""
+    import urllib.request
+
+    from streamenhance import advice
+    from streamenhance.cli import enhance_cmd
+    from streamenhance.scheduler import service
+
+    pytest.importorskip("prometheus_client")
+    monkeypatch.setattr(advice, "_default", [service.stream_advisor])
+    served: list[object] = []
+    scraped: list[str] = []
+    original = enhance_cmd._serve_metrics
+
+    def serve_and_scrape_later(port: int):  # noqa: ANN202
+        server = original(port)
+        served.append(server)
+        return server
+
+    def scrape_then_report(*args):  # noqa: ANN002, ANN202 -- runs while the job's stream is registered
+        port = served[0][0].server_port
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            scraped.append(response.read().decode())
+        return real_report(*args)
+
+    real_report = enhance_cmd._report
+    monkeypatch.setattr(enhance_cmd, "_serve_metrics", serve_and_scrape_later)
+    monkeypatch.setattr(enhance_cmd, "_report", scrape_then_report)
+    service.reset_scheduler()
+    try:
+        write_image(tmp_path / "in.png", rng.integers(0, 256, (21, 30, 3), dtype=np.uint8))
+        assert main(["enhance", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), "--mode", "off",
+                     "--device", "cpu", "--metrics-port", "0"]) == 0
+    finally:
+        service.reset_scheduler()
+    assert served[0][0].server_address[0] == "127.0.0.1"
+    assert 'streamenhance_frames_total{device="cpu",stream="stream-1",variant="pipeline"} 1.0' in scraped[0]
+
+
 def test_enhance_video_keeps_audio(tmp_path: Path, weights: Path, capsys) -> None:
     write_clip_with_audio(tmp_path / "in.mp4", gradient_frames(8, 36, 48))
     code = main(["enhance", str(tmp_path / "in.mp4"), "-o", str(tmp_path / "out.mp4"), "--device", "cpu"])

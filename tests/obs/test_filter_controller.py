@@ -244,3 +244,21 @@ def test_update_from_another_thread_while_processing() -> None:
         stop.set()
         thread.join()
     assert all(o is not None and o.shape == (72, 128, 4) for o in outputs)
+
+
+def test_status_carries_the_tier_reason_and_the_process_scheduler() -> None:
+    from streamenhance.scheduler import service
+    from streamenhance.scheduler.streams import StreamRequest
+
+    ctl = controller(EngineFactory())
+    run_ready(ctl, bgra())
+    assert "tier_reason" in ctl.status() and "scheduler_policy" not in ctl.status()  # none was created
+    service.reset_scheduler()
+    try:
+        handle = service.get_scheduler().register_stream(StreamRequest(640, 360, fps=30.0))
+        status = ctl.status()
+        assert status["scheduler_policy"] == "learned" and status["scheduler_streams"] == 1
+        assert all(isinstance(v, (str, int, float)) for k, v in status.items() if k.startswith("scheduler_"))
+        handle.close()
+    finally:
+        service.reset_scheduler()

@@ -6,6 +6,7 @@ import argparse
 import logging
 import time
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -22,16 +23,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_engine_flags(parser)
     parser.add_argument("--crf", type=int, default=18, help="x264 quality of the output video (default 18)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset of the output video (default veryfast)")
+    parser.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                        help="serve the scheduler's Prometheus metrics on 127.0.0.1:PORT while it runs")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from streamenhance.engine import Enhancer
-    from streamenhance.io import is_image_path, is_video_path, probe, read_image, transcode, write_image
-
     source: Path = args.input
     if not source.exists():
         raise MediaError(f"input not found: {source}")
+    server = _serve_metrics(args.metrics_port) if args.metrics_port is not None else None
+    try:
+        return _enhance(args, source)
+    finally:
+        if server is not None:
+            server[0].shutdown()
+            server[0].server_close()
+
+
+def _serve_metrics(port: int) -> Any:
+    """Prometheus ``/metrics`` of the process-wide scheduler on loopback (needs ``streamenhance[metrics]``)."""
+    from streamenhance.scheduler import get_scheduler
+
+    server = get_scheduler().collector.serve(port)
+    log.info("metrics on http://127.0.0.1:%d/metrics", server[0].server_port)
+    return server
+
+
+def _enhance(args: argparse.Namespace, source: Path) -> int:
+    from streamenhance.engine import Enhancer
+    from streamenhance.io import is_image_path, is_video_path, probe, read_image, transcode, write_image
+
     if is_image_path(source):
         if not is_image_path(args.output):
             raise MediaError(f"output {args.output} must be an image file for an image input")

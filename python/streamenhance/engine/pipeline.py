@@ -10,7 +10,10 @@ frame (BGR(A) uint8; numpy, torch CUDA or cupy)
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+import weakref
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -22,13 +25,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamenhance import native
+from streamenhance.advice import Advisor, TierAdvice, default_advisor
 from streamenhance.config import MODES, TIERS, check_choice, output_size, scale_ratio
 from streamenhance.engine.devices import conv_throughput, resolve_device
 from streamenhance.engine.frames import ArrayKind, check_frame
 from streamenhance.engine.modes import AutoMode, ModeDecision
-from streamenhance.engine.selection import SRPlan, ar_modes, auto_tier, choose_ar, choose_sr
+from streamenhance.engine.selection import SRPlan, advised_plan, ar_modes, auto_tier, choose_ar, choose_sr
 from streamenhance.errors import ConfigError
 from streamenhance.models import CatalogEntry, ModelSpec, catalog, load_model
+
+
+LOG = logging.getLogger("streamenhance.engine")
+DEFAULT_ADVISOR = "default"
 
 
 class _ModelCache:
@@ -62,6 +70,27 @@ class StreamState:
     tier_reason: str = ""
     mode: ModeDecision | None = None
     models: list[str] = field(default_factory=list)
+    advice: TierAdvice | None = None  # the stream as registered with the tier advisor (tier "auto")
+    advice_version: int = -1
+    # Closes ``advice`` once: on ``release`` or when the state is dropped without it.
+    advice_closer: weakref.finalize | None = None
+
+    def register(self, advice: TierAdvice) -> None:
+        self.advice = advice
+        self.advice_closer = weakref.finalize(self, _close_quietly, advice)
+
+    def release(self) -> None:
+        """Unregister from the tier advisor (idempotent)."""
+        closer, self.advice, self.advice_closer = self.advice_closer, None, None
+        if closer is not None:
+            closer()
+
+
+def _close_quietly(advice: TierAdvice) -> None:
+    try:
+        advice.close()
+    except Exception as exc:  # a failing advisor must never break the engine's shutdown
+        LOG.warning("tier advisor: close failed (%s: %s)", type(exc).__name__, exc)
 
 
 class Enhancer:
@@ -71,13 +100,16 @@ class Enhancer:
         scale: output/input size ratio: 1 (artifact removal only), 1.33 (4/3), 1.5, 2 or 4.
         mode: artifact removal strength: ``off``, ``mild``, ``strong`` or ``auto`` (from
             ``bitrate_kbps`` when given, else a no-reference estimate of the frames).
-        tier: SR model size (``tiny`` .. ``large``) or ``auto`` (largest that fits the frame
-            interval on this device, by measured throughput).
+        tier: SR model size (``tiny`` .. ``large``) or ``auto``: the tier ``advisor`` assigns the
+            stream, else the largest that fits the frame interval on this device by measured throughput.
         device: ``auto``, ``cpu`` or ``cuda:N``.
         bitrate_kbps: bitrate of the incoming stream (0 = unknown), for mode ``auto``.
         fps: frame rate of the stream, for mode ``auto`` and tier ``auto``.
         weights_dir: directory of weight files (default: packaged weights or
             ``$STREAMENHANCE_WEIGHTS_DIR``).
+        advisor: with tier ``auto``, who assigns each stream's tier: by default the process-wide
+            scheduler (``streamenhance.scheduler``), which sees every stream of the process; ``None``
+            for the local throughput rule alone.
 
     Raises:
         ConfigError: an option is outside its allowed values or the device is not usable.
@@ -94,6 +126,7 @@ class Enhancer:
         bitrate_kbps: float = 0,
         fps: float = 30.0,
         weights_dir: Path | None = None,
+        advisor: Advisor | None | str = DEFAULT_ADVISOR,
     ) -> None:
         self.ratio: Fraction = scale_ratio(scale)
         self.scale = float(scale)
@@ -115,6 +148,9 @@ class Enhancer:
             choose_sr(self._entries, self.tier_setting, self.net_scale, self._sr_mode_hint())
         if self.mode_setting in ("mild", "strong"):
             self._load(choose_ar(self._entries, self.mode_setting, self._ar_tier_hint()))
+        self._advisor = default_advisor() if advisor == DEFAULT_ADVISOR else advisor
+        if isinstance(self._advisor, str):
+            raise ConfigError(f"advisor: expected a callable or None, got {advisor!r}")
         self._state = self.new_stream()
 
     # ------------------------------------------------------------------ public API
@@ -141,6 +177,7 @@ class Enhancer:
         """
         kind, height, width, channels = check_frame(frame)
         out_w, out_h = self.output_size(width, height)
+        start = time.perf_counter()
         with torch.inference_mode():
             image = self._to_device(frame, kind)
             state.mode = self._resolve_mode(image, kind, state)
@@ -154,7 +191,10 @@ class Enhancer:
             if channels == 4:
                 self._copy_alpha(image, out, (out_h, out_w))
         state.frames += 1
-        return self._to_kind(out, kind, frame)
+        result = self._to_kind(out, kind, frame)
+        if state.advice is not None:
+            self._report(state, (time.perf_counter() - start) * 1e3)
+        return result
 
     def describe(self, state: StreamState | None = None) -> dict[str, Any]:
         """Settings and the choices made for ``state`` (default: this Enhancer's own stream)."""
@@ -175,7 +215,8 @@ class Enhancer:
         }
 
     def close(self) -> None:
-        """Release per-stream state; loaded models stay cached for other Enhancers."""
+        """Release per-stream state (and its scheduler registration); loaded models stay cached."""
+        self._state.release()
         self._state = self.new_stream()
 
     # ------------------------------------------------------------------ choices
@@ -196,16 +237,49 @@ class Enhancer:
 
     def _sr_plan(self, state: StreamState, input_hw: tuple[int, int], output_hw: tuple[int, int]) -> SRPlan:
         mode = state.mode.mode if state.mode and state.mode.mode != "off" else "mild"
-        if state.sr_plan is not None and state.input_hw == input_hw and state.sr_mode == mode:
+        advice = self._advice(state, input_hw)
+        if (state.sr_plan is not None and state.input_hw == input_hw and state.sr_mode == mode
+                and (advice is None or advice.version == state.advice_version)):
             return state.sr_plan
         plans = choose_sr(self._entries, self.tier_setting, self.net_scale, mode)
-        if self.tier_setting == "auto" and len(plans) > 1:
+        if advice is not None:
+            state.advice_version = advice.version
+            state.sr_plan, state.tier_reason = advised_plan(plans, advice.assignment)
+        elif self.tier_setting == "auto" and len(plans) > 1:
             pixels = output_hw[0] * output_hw[1]
             state.sr_plan, state.tier_reason = auto_tier(plans, pixels, self.fps, conv_throughput(self.device))
         else:
             state.sr_plan, state.tier_reason = plans[0], ("set by the user" if self.tier_setting != "auto" else "only tier installed")
         state.input_hw, state.sr_mode = input_hw, mode
         return state.sr_plan
+
+    def _advice(self, state: StreamState, input_hw: tuple[int, int]) -> TierAdvice | None:
+        """The stream's registration with the tier advisor: made on its first frame, told of size changes.
+
+        An advisor that fails is logged and left out (the local rule decides): enhancement never
+        depends on the scheduler working.
+        """
+        if self.tier_setting != "auto" or self._advisor is None:
+            return None
+        height, width = input_hw
+        try:
+            if state.advice is None:
+                state.register(self._advisor(width, height, self.fps, self.scale, self.mode_setting,
+                                             self.bitrate_kbps, str(self.device)))
+            elif state.input_hw is not None and state.input_hw != input_hw:
+                state.advice.update(width, height)
+        except Exception as exc:
+            LOG.warning("tier advisor failed (%s: %s); tier auto uses the local rule", type(exc).__name__, exc)
+            self._advisor = None
+            state.release()
+        return state.advice
+
+    def _report(self, state: StreamState, elapsed_ms: float) -> None:
+        try:
+            state.advice.report(elapsed_ms)  # type: ignore[union-attr]
+        except Exception as exc:
+            LOG.warning("tier advisor: report failed (%s: %s)", type(exc).__name__, exc)
+            state.release()
 
     # ------------------------------------------------------------------ stages
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from streamenhance.config import TIERS
 from streamenhance.errors import WeightsError
@@ -74,6 +75,17 @@ def auto_tier(plans: list[SRPlan], output_pixels: int, fps: float, macs_per_seco
     cost = best.passes * best.entry.spec.macs_per_pixel * output_pixels / macs_per_second
     reason = f"auto: est. {cost * 1e3:.1f} ms/frame of a {budget * 1e3:.1f} ms budget at {fps:g} fps"
     return best, reason
+
+
+def advised_plan(plans: list[SRPlan], assignment: Any) -> tuple[SRPlan, str]:
+    """The plan of the advisor's tier, else the largest installed tier below it, else the cheapest."""
+    wanted = TIERS.index(assignment.tier) if assignment.tier in TIERS else 0
+    at_or_below = [p for p in plans if _tier_rank(p.entry) <= wanted]
+    plan = at_or_below[-1] if at_or_below else plans[0]
+    reason = f"scheduler: {assignment.reason}"
+    if plan.entry.spec.tier != assignment.tier:
+        reason += f" (tier {assignment.tier} is not installed: {plan.entry.spec.tier})"
+    return plan, reason
 
 
 def choose_ar(entries: list[CatalogEntry], mode: str, tier: str) -> CatalogEntry:

@@ -279,12 +279,14 @@ class FilterController:
             "mode": description.get("mode", settings.mode),
             "mode_setting": settings.mode,
             "tier": description.get("tier", settings.tier),
+            "tier_reason": description.get("tier_reason", ""),
             "device": description.get("device", settings.device),
             # A string, not a list: the answer travels as OBS data, whose arrays hold only objects.
             "models": ", ".join(description.get("models", [])),
             "settings": settings.as_dict(),
             "last_error": last_error or "",
             "errors": errors,
+            **_scheduler_summary(),
         }
 
     def close(self, timeout: float = 60.0) -> None:
@@ -341,3 +343,14 @@ def _summary(engine: Engine) -> str:
     except Exception:  # description is informative only
         return "no description"
     return ", ".join(f"{k} {info[k]}" for k in ("scale", "mode_setting", "tier", "device") if k in info)
+
+
+def _scheduler_summary() -> dict[str, Any]:
+    """The process-wide scheduler's flat numbers (policy, streams, decision time ...); {} when unavailable."""
+    try:
+        from streamenhance.scheduler.service import scheduler_summary
+
+        return dict(scheduler_summary())
+    except Exception as exc:  # status must answer even when the scheduler cannot load
+        LOG.debug("scheduler summary unavailable: %s", exc)
+        return {}

@@ -1,0 +1,142 @@
+"""Enhancer(tier="auto") with a tier advisor: registration, size changes, reports, close, failures."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import streamenhance
+from streamenhance import Enhancer, advice
+from tests.conftest import write_model
+
+
+@dataclass
+class FakeAssignment:
+    tier: str
+    device: str = "cpu"
+    reason: str = "fake: test"
+
+
+@dataclass
+class FakeAdvice:
+    args: tuple
+    assignment: FakeAssignment
+    version: int = 0
+    reports: list[float] = field(default_factory=list)
+    sizes: list[tuple[int, int]] = field(default_factory=list)
+    closed: int = 0
+
+    def report(self, observed_ms: float) -> None:
+        self.reports.append(observed_ms)
+
+    def update(self, width: int, height: int, fps: float | None = None) -> FakeAssignment:
+        self.sizes.append((width, height))
+        return self.assignment
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class FakeAdvisor:
+    def __init__(self, tier: str) -> None:
+        self.tier = tier
+        self.streams: list[FakeAdvice] = []
+
+    def __call__(self, *args: object) -> FakeAdvice:
+        self.streams.append(FakeAdvice(args, FakeAssignment(self.tier)))
+        return self.streams[-1]
+
+
+@pytest.fixture
+def ladder(tmp_path: Path, weights_env) -> Path:
+    """SR tiny and medium installed (not small, not large)."""
+    for tier in ("tiny", "medium"):
+        write_model(tmp_path, "sr", tier, "mild", scale=2)
+    weights_env(tmp_path)
+    return tmp_path
+
+
+def _frame(height: int, width: int) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def test_streams_register_report_and_follow_the_assignment(ladder: Path) -> None:
+    advisor = FakeAdvisor("medium")
+    enhancer = Enhancer(scale=2, mode="off", tier="auto", device="cpu", fps=50, advisor=advisor)
+    for _ in range(3):
+        enhancer.enhance(_frame(24, 32))
+    [stream] = advisor.streams
+    assert stream.args == (32, 24, 50.0, 2.0, "off", 0.0, "cpu")
+    assert len(stream.reports) == 3 and all(ms > 0 for ms in stream.reports)
+    info = enhancer.describe()
+    assert info["tier"] == "medium" and info["tier_reason"] == "scheduler: fake: test"
+
+    stream.assignment, stream.version = FakeAssignment("tiny", reason="fake: downgraded"), 1
+    enhancer.enhance(_frame(24, 32))
+    assert enhancer.describe()["tier"] == "tiny" and enhancer.describe()["models"] == ["sr_tiny_x2_mild"]
+
+    enhancer.enhance(_frame(20, 30))  # a new input size is told to the advisor
+    assert stream.sizes == [(30, 20)]
+    enhancer.close()
+    assert stream.closed == 1 and len(advisor.streams) == 1
+
+
+def test_a_tier_that_is_not_installed_falls_back_below_it(ladder: Path) -> None:
+    enhancer = Enhancer(scale=2, mode="off", tier="auto", device="cpu", advisor=FakeAdvisor("large"))
+    enhancer.enhance(_frame(16, 16))
+    info = enhancer.describe()
+    assert info["tier"] == "medium" and "tier large is not installed: medium" in info["tier_reason"]
+    small = Enhancer(scale=2, mode="off", tier="auto", device="cpu", advisor=FakeAdvisor("small"))
+    small.enhance(_frame(16, 16))
+    assert small.describe()["tier"] == "tiny"
+
+
+def test_an_enhancer_dropped_without_close_unregisters(ladder: Path) -> None:
+    advisor = FakeAdvisor("tiny")
+    enhancer = Enhancer(scale=2, mode="off", tier="auto", device="cpu", advisor=advisor)
+    enhancer.enhance(_frame(16, 16))
+    del enhancer
+    gc.collect()
+    assert advisor.streams[0].closed == 1
+
+
+def test_explicit_tiers_and_no_advisor_do_not_register(ladder: Path) -> None:
+    advisor = FakeAdvisor("tiny")
+    Enhancer(scale=2, mode="off", tier="medium", device="cpu", advisor=advisor).enhance(_frame(16, 16))
+    assert advisor.streams == []
+    local = Enhancer(scale=2, mode="off", tier="auto", device="cpu", advisor=None)
+    local.enhance(_frame(16, 16))
+    assert local.describe()["tier_reason"].startswith("auto: est.")
+
+
+def test_a_failing_advisor_leaves_the_local_rule_in_charge(ladder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*_args: object) -> FakeAdvice:
+        raise RuntimeError("scheduler down")
+
+    enhancer = Enhancer(scale=2, mode="off", tier="auto", device="cpu", advisor=broken)
+    out = enhancer.enhance(_frame(16, 16))
+    assert out.shape == (32, 32, 3) and enhancer.describe()["tier_reason"].startswith("auto: est.")
+    assert "tier advisor failed (RuntimeError: scheduler down)" in caplog.text
+
+
+def test_the_package_installs_the_process_scheduler_as_default(ladder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamenhance.scheduler import service
+
+    service.reset_scheduler()
+    monkeypatch.setattr(advice, "_default", [streamenhance._process_scheduler])
+    enhancer = Enhancer(scale=2, mode="off", tier="auto", device="cpu")
+    try:
+        enhancer.enhance(_frame(16, 16))
+        streams = service.get_scheduler().snapshot()["streams"]
+        assert len(streams) == 1 and streams[0]["width"] == 16
+        assert enhancer.describe()["tier_reason"].startswith("scheduler: learned:")
+        assert service.scheduler_summary()["scheduler_streams"] == 1
+        enhancer.close()
+        assert service.get_scheduler().snapshot()["streams"] == []
+    finally:
+        service.reset_scheduler()
+    assert service.scheduler_summary() == {}
