@@ -73,6 +73,9 @@ def scenario(netns: NetNamespace, obs_home: Path, identity_weights: Path) -> Ite
         result["second_status"] = second.wait_for(
             lambda: (s := second.filter_status("RestartImg", "Enhance"))["state"] == "failed" and s, 60,
             what="the engine failure to be reported")
+        # Steady state, not the scene switch: OBS composes both scenes while the transition runs (300 ms
+        # fade), which lagged frames on a slow 2-core host with software GL.
+        time.sleep(1.0)
         before = second.call("GetStats")
         time.sleep(3)
         after = second.call("GetStats")
