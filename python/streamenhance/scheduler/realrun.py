@@ -59,7 +59,7 @@ def _run_policy(policy: str, predictor: Any, device: Any, streams: int, seconds:
         prepare_weights(folder, ("sr",), TIERS)
         # Every stream's engines are built and warmed before the clock starts: a tier switch mid-run then
         # costs what the frame costs, and a static policy is not charged for building its engine.
-        engines = [{tier: Enhancer(2.0, "off", tier, "cpu", weights_dir=folder, advisor=None) for tier in TIERS}
+        engines = [{tier: Enhancer(2.0, "off", tier, "cpu", weights_dir=folder) for tier in TIERS}
                    for _ in range(streams)]
         for per_stream in engines:
             for engine in per_stream.values():

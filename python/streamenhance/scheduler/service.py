@@ -22,6 +22,7 @@ for 64 streams once a stream configuration's cost grid is cached); predictor ret
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import logging
 import os
 import random
@@ -258,8 +259,7 @@ class Scheduler:
             info = self._info(stream_id)
             request = info.request.with_size(width, height)
             if fps is not None:
-                request = StreamRequest(width, height, fps, request.scale, request.mode, request.bitrate_kbps,
-                                        request.device_preference)
+                request = replace(request, fps=fps)
             if request != info.request:
                 info.request = request
                 self._decide_locked()
