@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +15,14 @@ from streamenhance.models.tiers import hyperparameters
 from streamenhance.training.images import default_data_root
 
 
-@pytest.fixture(autouse=True)
-def no_process_scheduler(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="session")
+def no_process_scheduler() -> Iterator[None]:
     """Enhancers in tests use the local tier rule: the process-wide scheduler (a background thread,
-    a device micro-benchmark) is tested on its own (tests/scheduler, tests/engine/test_advisor.py)."""
-    monkeypatch.setattr(advice, "_default", [None])
+    a device micro-benchmark) is tested on its own (tests/scheduler, tests/engine/test_advisor.py).
+    Session-wide, so enhancers built by session fixtures follow it too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(advice, "_default", [None])
+        yield
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

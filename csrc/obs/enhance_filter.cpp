@@ -1,9 +1,10 @@
 // The streamenhance video filter: OBS callbacks (prefixed enhance_filter_) and the GPU side of the frame
 // path. Per frame on the graphics thread:
-//   1. render the filter's target into a BGRA texrender;
-//   2. map the stage surface filled on the previous frame (no GPU stall), copy it into the input
-//      mailbox and wake the worker; stage this frame into the other surface;
-//   3. if the worker published a newer result, upload it into a reusable dynamic texture;
+//   1. if the worker published a newer result, upload it into a reusable dynamic texture;
+//   2. render the filter's target into a BGRA texrender when it is captured or drawn this frame;
+//   3. map the stage surface filled on the previous frame (no GPU stall), copy it into the input
+//      mailbox and wake the worker; stage this frame into the other surface when the worker will
+//      want it (capture_wanted: read-backs are expensive, frames the worker would drop are not read);
 //   4. draw the result at the size get_width/get_height report, or, while no result of that size
 //      exists, the input stretched to it.
 // The graphics thread never takes the GIL and never waits for the worker.
@@ -49,12 +50,12 @@ Plan current_plan(EnhanceFilter *f, uint32_t base_w, uint32_t base_h) {
     return same_base(plan) ? plan : passthrough;
 
   const uint32_t request = (base_w << 16) | base_h;
-  if (f->plan_request.exchange(request, std::memory_order_acq_rel) != request) f->notify_worker();
-  // Off the graphics thread (UI, websocket) wait briefly for an idle worker, so a client that
+  if (f->plan_request.exchange(request, std::memory_order_acq_rel) != request) f->notify_control();
+  // Off the graphics thread (UI, websocket) wait briefly for the control thread, so a client that
   // queries the size right after adding the filter gets the scaled one. The wait is bounded, so a
   // GIL held elsewhere can only delay the answer, never deadlock; the graphics thread never waits.
   const bool may_wait = !in_graphics_context();
-  for (int i = 0; i < 25 && may_wait && !f->worker_busy.load(std::memory_order_acquire); ++i) {
+  for (int i = 0; i < 25 && may_wait; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
     plan = Plan::unpack(f->plan.load(std::memory_order_acquire));
     if (same_base(plan) && fresh()) return plan;
@@ -65,13 +66,19 @@ Plan current_plan(EnhanceFilter *f, uint32_t base_w, uint32_t base_h) {
 // ---------------------------------------------------------------------------------- drawing
 
 // Draws columns [src_x, src_x + src_w) of `tex` (full height) into the rectangle starting at dst_x
-// of size dst_w x dst_h, with the sRGB handling libobs uses for filter textures.
-static void draw_region(gs_texture_t *tex, uint32_t src_x, uint32_t src_w, float dst_x, float dst_w, float dst_h) {
+// of size dst_w x dst_h, with the sRGB handling libobs uses for filter textures. An `opaque` texture
+// is drawn without blending (and, at 1:1, without sRGB conversion): under software GL, blending a
+// 1280x720 picture every frame costs about half a core more.
+static void draw_region(gs_texture_t *tex, uint32_t src_x, uint32_t src_w, float dst_x, float dst_w, float dst_h,
+                        bool opaque = false) {
   const uint32_t src_h = gs_texture_get_height(tex);
   if (!src_w || !src_h) return;
   gs_effect_t *effect = obs_get_base_effect(OBS_EFFECT_DEFAULT);
   gs_eparam_t *image = gs_effect_get_param_by_name(effect, "image");
-  const bool linear_srgb = gs_get_linear_srgb();
+  // An opaque picture drawn 1:1 without blending is a copy: decoding sRGB to linear and encoding it
+  // back would change nothing but cost every pixel twice.
+  const bool copy = opaque && dst_w == float(src_w) && dst_h == float(src_h);
+  const bool linear_srgb = gs_get_linear_srgb() && !copy;
   const bool previous = gs_framebuffer_srgb_enabled();
   gs_enable_framebuffer_srgb(linear_srgb);
   if (linear_srgb)
@@ -80,7 +87,10 @@ static void draw_region(gs_texture_t *tex, uint32_t src_x, uint32_t src_w, float
     gs_effect_set_texture(image, tex);
 
   gs_blend_state_push();
-  gs_blend_function(GS_BLEND_ONE, GS_BLEND_INVSRCALPHA);  // textures hold premultiplied alpha
+  if (opaque)
+    gs_enable_blending(false);
+  else
+    gs_blend_function(GS_BLEND_ONE, GS_BLEND_INVSRCALPHA);  // textures hold premultiplied alpha
   gs_matrix_push();
   gs_matrix_translate3f(dst_x, 0.0f, 0.0f);
   gs_matrix_scale3f(dst_w / float(src_w), dst_h / float(src_h), 1.0f);
@@ -141,9 +151,20 @@ static bool capture_target(EnhanceFilter *f, obs_source_t *target, obs_source_t 
   return true;
 }
 
-// Hands the frame staged on the previous call to the worker, then stages this one (two surfaces:
-// mapping a surface filled a frame ago does not wait for the GPU).
-static void read_back(EnhanceFilter *f, uint32_t width, uint32_t height) {
+// Whether this frame should be captured for the worker: always while it is idle (a GPU engine keeps
+// up with every frame), else only within a few frame intervals of when its current frame should be
+// done, so it takes a fresh frame next without OBS reading back frames it would drop.
+static bool capture_wanted(EnhanceFilter *f) {
+  if (!f->wants_frames.load(std::memory_order_acquire)) return false;
+  const int64_t since = f->busy_since_ns.load(std::memory_order_acquire);
+  if (since == 0) return true;
+  const int64_t lead = 3 * int64_t(obs_get_frame_interval_ns());
+  return steady_now_ns() - since >= f->frame_cost_ns.load(std::memory_order_relaxed) - lead;
+}
+
+// Hands the frame staged on the previous call to the worker, then stages this one if `stage` (two
+// surfaces: mapping a surface filled a frame ago does not wait for the GPU).
+static void read_back(EnhanceFilter *f, uint32_t width, uint32_t height, bool stage) {
   const int cur = f->stage_index, prev = cur ^ 1;
   if (f->staged[prev]) {
     uint8_t *data = nullptr;
@@ -161,6 +182,7 @@ static void read_back(EnhanceFilter *f, uint32_t width, uint32_t height) {
     }
     f->staged[prev] = false;
   }
+  if (!stage) return;
 
   if (!f->stage[cur] || f->stage_w[cur] != width || f->stage_h[cur] != height) {
     gs_stagesurface_destroy(f->stage[cur]);
@@ -197,6 +219,7 @@ static void upload_result(EnhanceFilter *f) {
   }
   gs_texture_set_image(f->result_tex, result.data.get(), uint32_t(result.stride()), false);
   f->result_valid = true;
+  f->result_opaque = result.opaque;
   f->frames_uploaded.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -209,10 +232,10 @@ static void *enhance_filter_create(obs_data_t *settings, obs_source_t *source) {
   std::shared_ptr<EnhanceFilter> f;
   try {
     f = std::make_shared<EnhanceFilter>(source, name ? name : "");
-    worker_start(f.get());
+    threads_start(f.get());
   } catch (const std::exception &e) {  // bad_alloc, or no thread to be had
     blog(LOG_ERROR, "%sfilter '%s': cannot be created: %s", kLogPrefix, name ? name : "", e.what());
-    return nullptr;  // f (if any) has no worker running: freed here
+    return nullptr;  // f (if any) has no thread running: freed here
   }
   EnhanceFilter *data = f.get();
   registry_add(std::move(f));
@@ -224,7 +247,7 @@ static void *enhance_filter_create(obs_data_t *settings, obs_source_t *source) {
 // Stops the worker, drops the Python logic and frees the GPU objects; the C++ state itself goes
 // with the last owner (a websocket request may still be reading its counters).
 static void enhance_filter_free(std::shared_ptr<EnhanceFilter> f) {
-  worker_stop(f.get());
+  threads_stop(f.get());
   logic_release(f.get());
   obs_enter_graphics();
   gs_texrender_destroy(f->texrender);
@@ -241,14 +264,14 @@ static void enhance_filter_destroy(void *data) {
   // Out of the registry first: from here on no other thread reads this source.
   std::shared_ptr<EnhanceFilter> f = registry_take(static_cast<EnhanceFilter *>(data));
   if (!f) return;
-  worker_signal_stop(f.get());
+  threads_signal_stop(f.get());
   if (!in_graphics_context()) {
     enhance_filter_free(std::move(f));
     return;
   }
-  // Released during rendering: joining the worker or taking the GIL here could wait on a thread that
-  // waits for graphics. Free it from a thread of its own; the worker never touches OBS objects, so
-  // the source may go away meanwhile.
+  // Released during rendering: joining the threads or taking the GIL here could wait on a thread that
+  // waits for graphics. Free it from a thread of its own; the instance's threads never touch OBS
+  // objects, so the source may go away meanwhile.
   try {
     std::thread(enhance_filter_free, f).detach();
   } catch (const std::system_error &) {
@@ -256,7 +279,7 @@ static void enhance_filter_destroy(void *data) {
   }
 }
 
-// OBS 29 defers updates of video sources to the graphics thread: hand the settings to the worker.
+// OBS 29 defers updates of video sources to the graphics thread: hand the settings to the control thread.
 static void enhance_filter_update(void *data, obs_data_t *settings) {
   logic_post_settings(static_cast<EnhanceFilter *>(data), settings);
 }
@@ -300,32 +323,45 @@ static void enhance_filter_video_render(void *data, gs_effect_t *) {
     return;
   }
   f->logged_missing_logic = false;
-
-  if (!capture_target(f, target, parent, bw, bh)) {
+  if (!f->wants_frames.load(std::memory_order_acquire)) {  // identity settings or a failed engine
+    f->result_valid = false;
+    read_back(f, bw, bh, false);  // hands over a frame staged before, if any
     draw_passthrough(f, plan);
     return;
   }
-  read_back(f, bw, bh);
-  upload_result(f);
 
-  gs_texture_t *input = gs_texrender_get_texture(f->texrender);
-  const float ow = float(plan.out_w), oh = float(plan.out_h);
+  upload_result(f);
   const bool have_result = f->result_valid && f->result_w == plan.out_w && f->result_h == plan.out_h;
+  const bool compare = f->compare.load(std::memory_order_relaxed);
+  const bool stage = capture_wanted(f);
+  // The input is drawn only while no result exists and in compare mode; rendered otherwise only to
+  // be captured.
+  if (stage || !have_result || compare) {
+    if (!capture_target(f, target, parent, bw, bh)) {
+      draw_passthrough(f, plan);
+      return;
+    }
+  }
+  read_back(f, bw, bh, stage);
+
+  gs_texture_t *input = (stage || !have_result || compare) ? gs_texrender_get_texture(f->texrender) : nullptr;
+  const float ow = float(plan.out_w), oh = float(plan.out_h);
   if (!have_result) {
     if (input) draw_region(input, 0, bw, 0.0f, ow, oh);  // stretched input until a result exists
     return;
   }
-  if (f->compare.load(std::memory_order_relaxed) && input) {
+  if (compare && input) {
     // Before | after: left half of the stretched input, right half of the enhanced picture.
     const uint32_t split_out = plan.out_w / 2;
     const uint32_t split_in = uint32_t((uint64_t(split_out) * bw + plan.out_w / 2) / plan.out_w);
     draw_region(input, 0, split_in, 0.0f, float(split_out), oh);
-    draw_region(f->result_tex, split_out, plan.out_w - split_out, float(split_out), float(plan.out_w - split_out), oh);
+    draw_region(f->result_tex, split_out, plan.out_w - split_out, float(split_out), float(plan.out_w - split_out), oh,
+                f->result_opaque);
     const float bar = plan.out_w >= 640 ? 2.0f : 1.0f;
     draw_divider(float(split_out) - bar / 2.0f, bar, oh);
     return;
   }
-  draw_region(f->result_tex, 0, plan.out_w, 0.0f, ow, oh);
+  draw_region(f->result_tex, 0, plan.out_w, 0.0f, ow, oh, f->result_opaque);
 }
 
 // ---------------------------------------------------------------------------------- registration

@@ -1,5 +1,6 @@
 // State of one streamenhance filter instance, shared by OBS's graphics thread (render), the instance's
-// worker thread (the only thread that runs the Python filter logic for frames), and the threads OBS
+// two threads (the worker, the only thread that runs frames through the Python filter logic, in the
+// background; the control thread, which applies settings and layouts meanwhile), and the threads OBS
 // calls update/get_width/get_height and the websocket vendor requests from.
 #pragma once
 
@@ -56,6 +57,7 @@ struct EnhanceFilter {
   gs_texture_t *result_tex = nullptr;
   uint32_t result_w = 0, result_h = 0;
   bool result_valid = false;
+  bool result_opaque = false;  // every alpha of the uploaded result is 255: drawn without blending
   bool logged_missing_logic = false;
 
   // ---- hand-offs (lock-free, newest wins)
@@ -69,15 +71,24 @@ struct EnhanceFilter {
   std::atomic<uint32_t> plan_request{0};  // (base_w << 16 | base_h) the worker should lay out; 0 = none
   std::atomic<uint32_t> last_base{0};     // (base_w << 16 | base_h) last seen by render/get_width
   // Newest settings JSON from update (OBS 29 runs update on the graphics thread: no GIL there, so
-  // the worker applies it). Exchanged whole: no lock.
+  // the control thread applies it). Exchanged whole: no lock.
   std::atomic<std::string *> pending_settings{nullptr};
-  std::atomic<bool> attach_pending{false};  // create ran in a graphics context: the worker attaches
+  std::atomic<bool> attach_pending{false};  // create ran in a graphics context: the control thread attaches
   std::atomic<bool> compare{false};
   std::atomic<bool> has_logic{false};     // mirrors `logic != nullptr` for threads without the GIL
-  std::atomic<uint32_t> wake{0};          // bumped (and notified) whenever the worker has work
+  std::atomic<uint32_t> wake{0};          // bumped (and notified) whenever the worker has a frame
+  std::atomic<uint32_t> control_wake{0};  // bumped (and notified) whenever the control thread has work
   std::atomic<bool> stop{false};
-  std::atomic<bool> worker_busy{false};   // the worker is running a frame through the logic
+  // Reading a frame back costs the graphics thread a pipeline flush (10-16 ms a frame under llvmpipe),
+  // so frames are captured only when the logic will use them: never while it would pass them through
+  // until the settings change, and while the worker is busy only shortly before it should be done.
+  std::atomic<bool> wants_frames{true};
+  std::atomic<int64_t> busy_since_ns{0};  // steady_clock start of the frame the worker runs; 0 = idle
+  std::atomic<int64_t> frame_cost_ns{0};  // moving average of the worker's time per frame
+  // A frame can take seconds on a CPU; settings and layouts must not wait for it, so they have a
+  // thread of their own (the Python logic is thread-safe).
   std::thread worker;
+  std::thread control;
 
   std::atomic<uint64_t> frames_rendered{0};  // video_render calls
   std::atomic<uint64_t> frames_captured{0};  // frames read back and handed to the worker
@@ -95,6 +106,10 @@ struct EnhanceFilter {
     wake.fetch_add(1, std::memory_order_release);
     wake.notify_one();
   }
+  void notify_control() {
+    control_wake.fetch_add(1, std::memory_order_release);
+    control_wake.notify_one();
+  }
 };
 
 // True on OBS's graphics thread or wherever the graphics context is held: never take the GIL there
@@ -105,7 +120,7 @@ bool in_graphics_context();
 bool target_base_size(EnhanceFilter *f, uint32_t &width, uint32_t &height);
 
 // The layout for this base size if Python computed one, else pass-through at the base size (and the
-// worker is asked for a layout; off the graphics thread, an idle worker gets up to 25 ms to answer).
+// control thread is asked for a layout; off the graphics thread, it gets up to 25 ms to answer).
 // Never calls Python; safe on any thread.
 Plan current_plan(EnhanceFilter *f, uint32_t base_w, uint32_t base_h);
 

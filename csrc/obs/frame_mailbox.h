@@ -23,6 +23,7 @@ struct Frame {
   uint32_t height = 0;
   int64_t captured_ns = 0;  // steady_clock time when the frame was rendered
   bool valid = false;       // false: "no picture" (for results: pass the input through)
+  bool opaque = false;      // every alpha byte is 255 (set by whoever fills the frame)
 
   size_t stride() const { return size_t(width) * 4; }
   size_t bytes() const { return stride() * height; }
@@ -42,6 +43,14 @@ struct Frame {
   void copy_from(const uint8_t *src, size_t src_stride) {
     const size_t row = stride();
     for (uint32_t y = 0; y < height; ++y) std::memcpy(data.get() + y * row, src + y * src_stride, row);
+  }
+
+  // True when every pixel's alpha (byte 3 of BGRA) is 255.
+  bool all_opaque() const {
+    const uint8_t *p = data.get();
+    uint8_t all = 0xFF;
+    for (size_t i = 3, n = bytes(); i < n; i += 4) all &= p[i];
+    return all == 0xFF;
   }
 };
 

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 #include <utility>
 
 #include "settings_table.h"
@@ -50,6 +51,20 @@ void log_logic_error(EnhanceFilter *f, const char *what, const std::string &mess
   if (!f->logged.insert(message).second) return;
   blog(LOG_ERROR, "%sfilter '%s': filter logic raised in %s, passing frames through: %s", kLogPrefix, f->name.c_str(),
        what, message.c_str());
+}
+
+// Asks the logic whether it will use frames (GIL held); logic without the method always does.
+void query_wants_frames(EnhanceFilter *f, py::handle logic) {
+  try {
+    const bool wants = !py::hasattr(logic, "wants_frames") || logic.attr("wants_frames")().cast<bool>();
+    f->wants_frames.store(wants, std::memory_order_release);
+  } catch (const py::error_already_set &e) {
+    f->wants_frames.store(true, std::memory_order_release);
+    log_logic_error(f, "wants_frames", e.what());
+  } catch (const std::exception &e) {
+    f->wants_frames.store(true, std::memory_order_release);
+    log_logic_error(f, "wants_frames", e.what());
+  }
 }
 
 // Stores a Python layout (GIL held). Invalid sizes keep the previous layout and count as errors.
@@ -95,6 +110,7 @@ void process_frame(EnhanceFilter *f, py::handle logic, const Frame &in, Frame &o
       throw std::invalid_argument("process(): result size out of range");
     out.reshape(uint32_t(arr.shape(1)), uint32_t(arr.shape(0)));
     out.copy_from(static_cast<const uint8_t *>(arr.data()), size_t(arr.strides(0)));
+    out.opaque = out.all_opaque();
     out.captured_ns = in.captured_ns;
     out.valid = true;
   } catch (const py::error_already_set &e) {
@@ -139,6 +155,7 @@ void attach_locked(EnhanceFilter *f, const std::string &settings_json, uint32_t 
     return;
   }
   layout_current(f, py::handle(f->logic));
+  query_wants_frames(f, py::handle(f->logic));
 }
 
 std::string settings_json_of(obs_data_t *settings) {
@@ -208,64 +225,92 @@ std::vector<SettingDef> parse_table(const py::list &table) {
   return defs;
 }
 
-// ---- the worker thread
+// ---- the instance's threads
 
-void worker_main(EnhanceFilter *f) {
-  // A thread state of its own for the thread's whole life; the GIL is held only around Python calls.
+// Runs `step` until the instance stops; `step(tstate)` returns false when it found nothing to do, and
+// the thread then sleeps until `wake` moves. A thread state of its own for the thread's whole life;
+// `step` holds the GIL (restoring `tstate`) only around its Python calls.
+template <class Step>
+void serve(EnhanceFilter *f, std::atomic<uint32_t> &wake, Step step) {
   PyGILState_STATE gil_state = PyGILState_Ensure();
   PyThreadState *tstate = PyEval_SaveThread();
-
   for (;;) {
     // Read the counter before looking for work: work posted (and notified) after this read ends the
     // wait below, work posted before it is found now. No wake-up is lost, none needs a lock.
-    const uint32_t seen = f->wake.load(std::memory_order_acquire);
+    const uint32_t seen = wake.load(std::memory_order_acquire);
     if (f->stop.load(std::memory_order_acquire)) break;
-
-    const uint32_t gen = f->settings_gen.load(std::memory_order_acquire);  // before taking the settings
-    std::unique_ptr<std::string> settings(f->pending_settings.exchange(nullptr, std::memory_order_acq_rel));
-    const bool attach = f->attach_pending.exchange(false, std::memory_order_acq_rel);
-    const uint32_t request = f->plan_request.exchange(0, std::memory_order_acq_rel);
-    const bool have_frame = f->input.take();
-    if (!settings && !attach && !request && !have_frame) {
-      f->wake.wait(seen, std::memory_order_acquire);
-      continue;
-    }
-    if (!logic_loaded() || !python_alive()) continue;
-    if (!attach && !f->has_logic.load(std::memory_order_acquire)) continue;
-
-    Frame &out = f->output.back();
-    bool produced = false;
-    PyEval_RestoreThread(tstate);
-    if (attach && !f->logic) attach_locked(f, settings ? *settings : std::string("{}"), gen);
-    if (f->logic) {
-      py::handle logic(f->logic);
-      logic.inc_ref();  // unregister may swap f->logic while Python runs (it releases the GIL inside)
-      if (settings && !attach) {
-        apply_settings(f, logic, *settings, gen);
-        layout_current(f, logic);
-      } else if (request) {
-        apply_layout(f, logic, request >> 16, request & 0xFFFF);
-      }
-      if (have_frame) {
-        f->worker_busy.store(true, std::memory_order_release);
-        process_frame(f, logic, f->input.front(), out);
-        f->worker_busy.store(false, std::memory_order_release);
-        produced = true;
-      }
-      logic.dec_ref();
-    }
-    tstate = PyEval_SaveThread();
-
-    if (produced) {
-      f->output.publish();
-      f->results.fetch_add(1, std::memory_order_relaxed);
-    }
+    if (!step(tstate)) wake.wait(seen, std::memory_order_acquire);
   }
-
   if (python_alive()) {
     PyEval_RestoreThread(tstate);
     PyGILState_Release(gil_state);
   }
+}
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Worker: the newest captured frame through the logic, result into the output mailbox.
+bool worker_step(EnhanceFilter *f, PyThreadState *&tstate) {
+  if (!f->input.take()) return false;
+  if (!logic_loaded() || !python_alive() || !f->has_logic.load(std::memory_order_acquire)) return true;
+  Frame &out = f->output.back();
+  bool produced = false;
+  const int64_t started = steady_ns();
+  f->busy_since_ns.store(started, std::memory_order_release);
+  PyEval_RestoreThread(tstate);
+  if (f->logic) {
+    py::handle logic(f->logic);
+    logic.inc_ref();  // unregister may swap f->logic while Python runs (it releases the GIL inside)
+    process_frame(f, logic, f->input.front(), out);
+    query_wants_frames(f, logic);
+    logic.dec_ref();
+    produced = true;
+  }
+  tstate = PyEval_SaveThread();
+  const int64_t took = steady_ns() - started, average = f->frame_cost_ns.load(std::memory_order_relaxed);
+  f->frame_cost_ns.store(average ? (3 * average + took) / 4 : took, std::memory_order_relaxed);
+  f->busy_since_ns.store(0, std::memory_order_release);
+  if (produced) {
+    f->output.publish();
+    f->results.fetch_add(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+// Control: a deferred attach, posted settings (then the layout for them), or a layout request.
+bool control_step(EnhanceFilter *f, PyThreadState *&tstate) {
+  const uint32_t gen = f->settings_gen.load(std::memory_order_acquire);  // before taking the settings
+  std::unique_ptr<std::string> settings(f->pending_settings.exchange(nullptr, std::memory_order_acq_rel));
+  const bool attach = f->attach_pending.exchange(false, std::memory_order_acq_rel);
+  const uint32_t request = f->plan_request.exchange(0, std::memory_order_acq_rel);
+  if (!settings && !attach && !request) return false;
+  if (!logic_loaded() || !python_alive()) return true;
+  if (!attach && !f->has_logic.load(std::memory_order_acquire)) return true;
+  PyEval_RestoreThread(tstate);
+  if (attach && !f->logic) attach_locked(f, settings ? *settings : std::string("{}"), gen);
+  if (f->logic) {
+    py::handle logic(f->logic);
+    logic.inc_ref();
+    if (settings && !attach) {
+      apply_settings(f, logic, *settings, gen);
+      layout_current(f, logic);
+    } else if (request) {
+      apply_layout(f, logic, request >> 16, request & 0xFFFF);
+    }
+    query_wants_frames(f, logic);
+    logic.dec_ref();
+  }
+  tstate = PyEval_SaveThread();
+  return true;
+}
+
+void worker_main(EnhanceFilter *f) { serve(f, f->wake, [f](PyThreadState *&t) { return worker_step(f, t); }); }
+
+void control_main(EnhanceFilter *f) {
+  serve(f, f->control_wake, [f](PyThreadState *&t) { return control_step(f, t); });
 }
 
 }  // namespace
@@ -315,7 +360,7 @@ void logic_attach(EnhanceFilter *f, obs_data_t *settings) {
   if (in_graphics_context()) {  // rare (a source created during rendering): let the worker do it
     delete f->pending_settings.exchange(new std::string(settings_json_of(settings)), std::memory_order_acq_rel);
     f->attach_pending.store(true, std::memory_order_release);
-    f->notify_worker();
+    f->notify_control();
     return;
   }
   const uint32_t gen = f->settings_gen.load(std::memory_order_acquire);
@@ -327,7 +372,7 @@ void logic_attach(EnhanceFilter *f, obs_data_t *settings) {
 void logic_post_settings(EnhanceFilter *f, obs_data_t *settings) {
   delete f->pending_settings.exchange(new std::string(settings_json_of(settings)), std::memory_order_acq_rel);
   f->settings_gen.fetch_add(1, std::memory_order_acq_rel);
-  f->notify_worker();
+  f->notify_control();
 }
 
 void logic_release(EnhanceFilter *f) {
@@ -364,24 +409,36 @@ std::string logic_list_devices_json() {
   }
 }
 
-// ---------------------------------------------------------------------------------- worker
+// ---------------------------------------------------------------------------------- threads
 
-void worker_start(EnhanceFilter *f) { f->worker = std::thread(worker_main, f); }
-
-void worker_signal_stop(EnhanceFilter *f) {
-  f->stop.store(true, std::memory_order_release);
-  f->notify_worker();
+void threads_start(EnhanceFilter *f) {
+  f->worker = std::thread(worker_main, f);
+  try {
+    f->control = std::thread(control_main, f);
+  } catch (const std::system_error &) {
+    threads_stop(f);  // a joinable std::thread must not be destroyed
+    throw;
+  }
 }
 
-void worker_stop(EnhanceFilter *f) {
-  if (!f->worker.joinable()) return;
-  worker_signal_stop(f);
-  // The worker may be waiting for the GIL: never join while holding it.
+void threads_signal_stop(EnhanceFilter *f) {
+  f->stop.store(true, std::memory_order_release);
+  f->notify_worker();
+  f->notify_control();
+}
+
+void threads_stop(EnhanceFilter *f) {
+  threads_signal_stop(f);
+  // The threads may be waiting for the GIL: never join while holding it.
+  auto join = [f] {
+    if (f->worker.joinable()) f->worker.join();
+    if (f->control.joinable()) f->control.join();
+  };
   if (python_alive() && PyGILState_Check()) {
     py::gil_scoped_release release;
-    f->worker.join();
+    join();
   } else {
-    f->worker.join();
+    join();
   }
 }
 

@@ -94,9 +94,12 @@ def session_engine(identity_weights: Path) -> SessionEngine:
                          f"identity weights (trained ones unusable: {trained_problem})")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def obs(netns: NetNamespace, obs_home: Path, session_engine: SessionEngine) -> Iterator[ObsProcess]:
-    """One OBS for the session, the script installed with the CLI (`streamenhance obs install`)."""
+    """One OBS for the module, the script installed with the CLI (`streamenhance obs install`).
+
+    Stopped before the next module starts its own OBS: two OBS processes on two cores would measure
+    each other's load."""
     config = ObsConfig(obs_home / "main")
     config.seed()
     config.install_script()

@@ -229,6 +229,38 @@ def _wait_for_display(display: str, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+@dataclass(frozen=True)
+class RenderWindow:
+    """OBS's own render counters (``GetStats``) over one timed window."""
+
+    seconds: float
+    rendered: int  # frames OBS's render loop produced
+    lagged: int  # frames it skipped because rendering ran late
+    average_render_ms: float
+    active_fps: float
+
+    @property
+    def lag_share(self) -> float:
+        return self.lagged / max(1, self.rendered)
+
+    def as_dict(self) -> dict[str, float]:
+        return {"seconds": self.seconds, "rendered": self.rendered, "lagged": self.lagged,
+                "average_render_ms": round(self.average_render_ms, 2), "active_fps": round(self.active_fps, 2)}
+
+
+LAG_TOLERANCE = 0.05  # share of frames the filter may add to OBS's own lag
+
+
+def keeps_render_rate(with_filter: RenderWindow, without: list[RenderWindow]) -> bool:
+    """The filter adds at most ``LAG_TOLERANCE`` of lagged frames to OBS's lag without it.
+
+    Shared CI hosts and software GL lag now and then on their own; the reference windows of the same
+    run (filter disabled) separate that from the filter's share.
+    """
+    reference = max(w.lag_share for w in without) if without else 0.0
+    return with_filter.lag_share <= reference + LAG_TOLERANCE
+
+
 class ObsProcess:
     """Xvfb + OBS running with ``config`` inside ``netns``; ``client`` is connected once started."""
 
@@ -418,6 +450,24 @@ class ObsProcess:
             return status if status["frames_processed"] >= start + frames else None
 
         return self.wait_for(done, timeout, what=f"{frames} enhanced frames of {name!r} on {source!r}")
+
+    def render_window(self, seconds: float) -> RenderWindow:
+        """OBS's rendered and lagged frames over the next ``seconds``."""
+        before = self.call("GetStats")
+        time.sleep(seconds)
+        after = self.call("GetStats")
+        return RenderWindow(seconds, after["renderTotalFrames"] - before["renderTotalFrames"],
+                            after["renderSkippedFrames"] - before["renderSkippedFrames"],
+                            float(after.get("averageFrameRenderTime", 0.0)), float(after.get("activeFps", 0.0)))
+
+    def filter_window(self, source: str, name: str, seconds: float) -> RenderWindow:
+        """``render_window`` with the filter disabled: OBS's own lag on this host right now."""
+        self.call("SetSourceFilterEnabled", sourceName=source, filterName=name, filterEnabled=False)
+        try:
+            time.sleep(0.5)  # the scene settles without the filter
+            return self.render_window(seconds)
+        finally:
+            self.call("SetSourceFilterEnabled", sourceName=source, filterName=name, filterEnabled=True)
 
     def screenshot(self, source: str, path: Path) -> Path:
         assert self.client is not None, "OBS not started"

@@ -18,7 +18,7 @@ from streamenhance.config import output_size
 from streamenhance.obs.settings import defaults
 from tests.e2e import images
 from tests.e2e.conftest import SessionEngine, unavailable
-from tests.e2e.harness import REPO, ObsProcess, run_cli
+from tests.e2e.harness import REPO, ObsProcess, keeps_render_rate, run_cli
 
 pytestmark = pytest.mark.obs
 
@@ -104,10 +104,15 @@ def test_get_status_returns_live_numbers(obs: ObsProcess, pictures: dict[str, An
     add_filtered_image(obs, "Live", "LiveImg", pictures["degraded_png"], scale=2.0)
     first = obs.wait_for(lambda: (s := obs.filter_status("LiveImg", "Enhance"))["frames_rendered"] > 10 and s,
                          30, what="frames rendered")
+    stats_before = obs.call("GetStats")
     time.sleep(1.5)
     second = obs.filter_status("LiveImg", "Enhance")
-    assert second["frames_rendered"] - first["frames_rendered"] >= 25  # 30 fps program scene
-    assert 20 <= second["fps_in"] <= 40
+    stats = obs.call("GetStats")
+    # The filter counts every frame OBS renders (the program scene shows it), at OBS's rate (30 fps).
+    obs_frames = (stats["renderTotalFrames"] - stats["renderSkippedFrames"]
+                  - stats_before["renderTotalFrames"] + stats_before["renderSkippedFrames"])
+    assert abs(second["frames_rendered"] - first["frames_rendered"] - obs_frames) <= 3 + 0.1 * obs_frames
+    assert 5 <= second["fps_in"] <= 40
     assert (second["input_width"], second["input_height"]) == (640, 360)
     assert (second["output_width"], second["output_height"]) == (1280, 720)
     for key in ("fps_out", "latency_ms_p50", "latency_ms_p95", "frames_dropped", "frames_processed", "mode", "tier",
@@ -148,21 +153,25 @@ def test_degraded_picture_enhanced_beats_bicubic(obs: ObsProcess, pictures: dict
 
 def test_obs_keeps_its_render_rate_while_the_filter_runs(obs: ObsProcess, pictures: dict[str, Any],
                                                          session_engine: SessionEngine) -> None:
-    """640x360 -> 1280x720 with default settings: filter fps/latency and OBS rendered vs lagged frames."""
+    """640x360 -> 1280x720 with default settings: filter fps/latency and OBS rendered vs lagged frames.
+
+    Windows without the filter before and after the measured one give OBS's own lag on this host.
+    """
     add_filtered_image(obs, "Rate", "RateImg", pictures["degraded_png"])
     if session_engine.problem is None:
         obs.wait_processed("RateImg", "Enhance", 3)
-    before, status_before = obs.call("GetStats"), obs.filter_status("RateImg", "Enhance")
-    time.sleep(10)
-    after, status = obs.call("GetStats"), obs.filter_status("RateImg", "Enhance")
-    rendered = after["renderTotalFrames"] - before["renderTotalFrames"]
-    lagged = after["renderSkippedFrames"] - before["renderSkippedFrames"]
+    without = [obs.filter_window("RateImg", "Enhance", 5)]
+    status_before = obs.filter_status("RateImg", "Enhance")
+    window = obs.render_window(10)
+    status = obs.filter_status("RateImg", "Enhance")
+    without.append(obs.filter_window("RateImg", "Enhance", 5))
     result = {
-        "window_s": 10,
-        "obs_rendered_frames": rendered,
-        "obs_lagged_frames": lagged,
-        "obs_active_fps": after.get("activeFps"),
-        "obs_average_frame_render_ms": after.get("averageFrameRenderTime"),
+        "window_s": window.seconds,
+        "obs_rendered_frames": window.rendered,
+        "obs_lagged_frames": window.lagged,
+        "obs_active_fps": window.active_fps,
+        "obs_average_frame_render_ms": window.average_render_ms,
+        "obs_without_filter": [w.as_dict() for w in without],
         "filter_fps_in": status["fps_in"],
         "filter_fps_out": status["fps_out"],
         "filter_latency_ms_p50": status["latency_ms_p50"],
@@ -177,8 +186,8 @@ def test_obs_keeps_its_render_rate_while_the_filter_runs(obs: ObsProcess, pictur
     }
     _record({"render_rate_640x360_to_1280x720": result})
     print(json.dumps(result, indent=2))
-    assert rendered >= 250, result  # ~300 at 30 fps
-    assert lagged <= 0.05 * rendered, result
+    assert window.rendered >= 250, result  # ~300 at 30 fps
+    assert keeps_render_rate(window, without), result
 
 
 def test_cli_adds_sets_reports_and_removes_the_filter(obs: ObsProcess, pictures: dict[str, Any],

@@ -75,7 +75,7 @@ def test_load_registers_the_table_and_unload_detaches(fake_bridge: FakeBridge) -
     assert any(bridge.WARM_UP_DONE in message for _, message in fake_bridge.lines)
 
 
-def test_worker_threads_leave_a_core_to_obs(fake_bridge: FakeBridge, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_threads_leave_a_core_to_obs_and_run_in_the_background(fake_bridge: FakeBridge, monkeypatch: pytest.MonkeyPatch) -> None:
     """The thread count is applied on the thread that calls process (torch keeps it per thread)."""
     bridge.load()
     bridge.unload()
@@ -86,14 +86,22 @@ def test_worker_threads_leave_a_core_to_obs(fake_bridge: FakeBridge, monkeypatch
     monkeypatch.setattr(instance.controller, "process", lambda *args: None)
     seen: list[int] = []
 
+    niceness: list[int] = []
+
     def worker() -> None:
         instance.process(np.zeros((4, 4, 4), np.uint8), 0, 0, 0)
         seen.extend([torch.get_num_threads(), native.get_num_threads()])
+        if sys.platform.startswith("linux"):
+            niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
 
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     thread = threading.Thread(target=worker)
     thread.start()
     thread.join()
     assert seen == [expected, expected]
+    if sys.platform.startswith("linux"):  # the worker runs in the background; the caller keeps its priority
+        assert niceness == [bridge.BACKGROUND_NICE]
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
     instance.close()
 
 

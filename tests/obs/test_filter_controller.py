@@ -150,6 +150,28 @@ def test_new_settings_retry_a_failed_engine(caplog: pytest.LogCaptureFixture) ->
     assert run_ready(ctl, bgra()) is not None and ctl.status()["state"] == "running"
 
 
+def test_frames_are_wanted_only_while_they_can_change_the_picture() -> None:
+    """The bridge stops reading frames back when every frame would pass through until new settings."""
+    factory = EngineFactory(error=WeightsError("missing"))
+    ctl = controller(factory)
+    assert ctl.wants_frames()  # the first frame starts the build
+    ctl.process(bgra())
+    ctl.wait_idle(10)
+    assert not ctl.wants_frames()  # failed for these settings: no retry until they change
+    factory.error = None
+    ctl.update({"tier": "small"})
+    assert ctl.wants_frames()
+    assert run_ready(ctl, bgra()) is not None and ctl.wants_frames()
+    ctl.update({"scale": 1.0, "mode": "off"})
+    assert ctl.wants_frames()  # identity: one more frame frees the models ...
+    assert ctl.process(bgra()) is None
+    assert not ctl.wants_frames()  # ... then nothing to do
+    ctl.update({"scale": 2.0})
+    assert ctl.wants_frames()
+    ctl.close()
+    assert not ctl.wants_frames()
+
+
 def test_each_distinct_enhance_error_is_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     factory = EngineFactory()
     ctl = controller(factory)

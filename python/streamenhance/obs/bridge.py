@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import threading
 import time
 from types import ModuleType
@@ -60,6 +61,9 @@ class _BridgeInstance:
     def process(self, frame: np.ndarray, captured_ns: int, rendered: int, dropped: int) -> np.ndarray | None:
         _apply_thread_policy()  # called on the filter's worker thread
         return self.controller.process(frame, captured_ns, rendered, dropped)
+
+    def wants_frames(self) -> bool:
+        return self.controller.wants_frames()
 
     def status_json(self, native_json: str) -> str:
         return json.dumps(self.controller.status(_loads(native_json)))
@@ -130,6 +134,7 @@ def _warm_up() -> None:
     The import holds the GIL for long stretches (loading libtorch); done at script load, it is over
     before filters need the engine, so their size and settings changes are not held up by it.
     """
+    lower_thread_priority()
     start = time.monotonic()
     try:
         import streamenhance.engine  # noqa: F401
@@ -152,8 +157,33 @@ def inference_threads() -> int:
 _worker = threading.local()
 
 
+BACKGROUND_NICE = 19
+
+
+def lower_thread_priority() -> bool:
+    """Give the calling thread the lowest CPU priority (Linux: nice 19 for this thread only).
+
+    OBS composes, encodes and (under software GL) renders on the CPU at normal priority; inference
+    in the background then takes only the CPU time OBS leaves, so a slow frame delays the filter's
+    output, never OBS's. Threads started from this one inherit it (the engine builder does).
+    The render thread never takes the GIL, so a starved holder of the GIL cannot stall OBS.
+
+    Returns:
+        True when the priority was lowered (False elsewhere, or when the OS refused).
+    """
+    if not sys.platform.startswith("linux"):  # elsewhere PRIO_PROCESS takes a process id, not a thread's
+        return False
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), BACKGROUND_NICE))
+    except OSError as exc:
+        LOG.warning("could not lower the priority of thread %s (%s)", threading.current_thread().name, exc)
+        return False
+    return True
+
+
 def _apply_thread_policy() -> None:
-    """Set the inference thread count on the calling worker thread, once.
+    """Set the inference thread count and background priority on the calling worker thread, once.
 
     torch keeps the count per thread (a thread that already ran an op keeps its own), so it is set on
     the thread that runs the engine, before its first frame.
@@ -164,6 +194,7 @@ def _apply_thread_policy() -> None:
 
     from streamenhance import native
 
+    lower_thread_priority()  # first: pools that start below inherit it
     _worker.threads = inference_threads()
     torch.set_num_threads(_worker.threads)
     native.set_num_threads(_worker.threads)

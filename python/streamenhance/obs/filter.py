@@ -7,6 +7,7 @@ The native bridge (``streamenhance._obs_bridge``) owns the frame path and calls,
 * ``process(frame, ...)`` on the instance's worker thread, the only place the engine runs; it never
   raises: failures become pass-through (``None``) and are logged once per distinct error. Engines
   are built on a short-lived builder thread, so loading weights never stalls the worker;
+* ``wants_frames()`` after each of those calls: whether frames are worth reading back at all;
 * ``status(native)`` from the websocket thread (vendor request ``GetStatus``);
 * ``close()`` when the filter is destroyed or the script unloads.
 """
@@ -182,6 +183,16 @@ class FilterController:
             self._description = description
         self.stats.frame_done(started, captured_ns)
         return out
+
+    def wants_frames(self) -> bool:
+        """False while every frame would pass through until the settings change: closed, identity
+        settings (once the models are freed) or an engine that failed to build for these settings.
+        The bridge then stops reading frames back from the GPU, which costs OBS's render thread."""
+        with self._lock:
+            settings = self._settings
+            if self._closed or self._failed_key == settings.engine_key():
+                return False
+            return not (_is_identity(settings) and self._engine is None)
 
     # ------------------------------------------------------------------ engine (re)builds
 
