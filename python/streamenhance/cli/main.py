@@ -17,6 +17,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "streamenhance.cli.info_cmd",
     "streamenhance.cli.obs_cmd",
     "streamenhance.cli.profile_cmd", "streamenhance.cli.schedule_cmd",
+    "streamenhance.cli.bench_cmd",
 )
 
 
