@@ -225,3 +225,21 @@ def test_device_preference_is_honoured_when_it_fits(learned, rig) -> None:
 def test_learned_needs_a_predictor(clock) -> None:
     with pytest.raises(ConfigError, match="PerfPredictor"):
         LearnedPolicy(clock=clock).choose(streams(1), [], None)
+
+
+def test_learned_retrains_only_when_asked(trained, rig, clock) -> None:
+    """Retraining is opt-in (it made plans optimistic in the simulator); the bias still corrects."""
+    calls: list[int] = []
+
+    def counting(policy: LearnedPolicy) -> LearnedPolicy:
+        assert policy.predictor is not None
+        policy.predictor.maybe_retrain = lambda steps=150: calls.append(steps) or True  # type: ignore[method-assign]
+        return policy
+
+    quiet = counting(LearnedPolicy(predictor=trained[0].clone(clock=clock), clock=clock, quality=quality_table()))
+    quiet.maintain()
+    assert calls == [] and quiet.wants_replan() is None
+    eager = counting(LearnedPolicy(predictor=trained[0].clone(clock=clock), clock=clock, quality=quality_table(),
+                                   retrain=True))
+    eager.maintain()
+    assert calls == [150] and eager.wants_replan() == "predictor retrained"

@@ -105,6 +105,29 @@ def test_online_bias_and_retrain_on_drift(trained, rig) -> None:
     assert not predictor.maybe_retrain()  # not again before min_retrain_interval_s
 
 
+def test_faster_than_predicted_is_believed_only_by_optimism(trained, rig) -> None:
+    """Deadlines before quality: a slower device is corrected in full, a faster one by ``optimism``."""
+    predictor = trained[0].clone(clock=FakeClock(0.0))
+    assert predictor.optimism == 0.0  # default: the profile's latency is a floor
+    predictor.optimism = 0.5
+    x = _rows(predictor, rig)
+    base = predictor.predict_features(x).p50_ms
+    for _ in range(5):
+        for row, p in zip(x, base, strict=True):
+            predictor.observe(row, 0.64 * p, "gpu-l-0", float(p))  # 0.64x = exp(2 x log 0.8)
+            predictor.observe(row, 1.5 * p, "gpu-s", float(p))
+    assert predictor.bias("gpu-l-0") == pytest.approx(0.8, rel=0.02)
+    assert predictor.bias("gpu-s") == pytest.approx(1.5, rel=0.02)
+    assert predictor.clone().optimism == 0.5
+    strict = trained[0].clone(clock=FakeClock(0.0))
+    for _ in range(5):
+        for row, p in zip(x, base, strict=True):
+            strict.observe(row, 0.64 * p, "gpu-l-0", float(p))
+    assert strict.bias("gpu-l-0") == 1.0
+    with pytest.raises(ConfigError, match="optimism"):
+        type(predictor)(predictor.vocabulary, optimism=1.5)
+
+
 def test_retrain_that_forgets_the_profile_is_rolled_back(trained, rig) -> None:
     clock = FakeClock(0.0)
     predictor = trained[0].clone(clock=clock)

@@ -13,7 +13,12 @@ the losses whose minimisers are the median and the 95th percentile. Observations
 replay buffer; when the rolling median of log(observed / predicted) of a device drifts past
 ``drift_threshold``, ``maybe_retrain`` fine-tunes on the offline rows plus the replay buffer. Until
 then (and for load the features cannot see, such as another process on the GPU) a per-device bias,
-the window median of the same log ratio, corrects the predictions.
+the window median of the same log ratio, corrects the predictions. The correction is asymmetric
+(``optimism``, default 0): a device slower than predicted is believed at once, one faster than
+predicted not at all (or, with ``optimism`` > 0, partly), because a late frame costs more than a
+lower tier (deadlines before quality). In the simulator, downward corrections cost up to 0.24
+points of on-time frames and tripled migrations (docs/SCHEDULER.md); re-measure a device
+(``streamenhance profile``) to use speed the profile does not know about.
 
 Inference runs in NumPy (no torch dispatch overhead: a batch of a few hundred rows takes tens of
 µs); torch is used for training only. Weights are saved as safetensors with JSON metadata; nothing is
@@ -104,6 +109,8 @@ class PerfPredictor:
         replay_size: observations kept for retraining.
         min_retrain_interval_s: at most one retrain per this many seconds.
         bias_min_samples: observations of a device before its bias (window median) applies.
+        optimism: share of a "faster than predicted" window median that is applied (slower: all of it;
+            default 0: the profile's latency is a floor).
         train_threads: torch intra-op threads while training (set for the call, process-wide).
     """
 
@@ -119,8 +126,12 @@ class PerfPredictor:
         replay_size: int = 4096,
         min_retrain_interval_s: float = 30.0,
         bias_min_samples: int = 3,
+        optimism: float = 0.0,
         train_threads: int = 1,
     ) -> None:
+        if not 0.0 <= optimism <= 1.0:
+            raise ConfigError(f"predictor optimism: expected 0..1, got {optimism!r}")
+        self.optimism = optimism
         self.train_threads = train_threads
         self.vocabulary = tuple(vocabulary)
         self.hidden = tuple(int(h) for h in hidden)
@@ -296,7 +307,12 @@ class PerfPredictor:
             if len(errors) >= self.bias_min_samples:
                 # The median of the window's log(observed / prediction): robust to single slow frames and
                 # steady under per-frame noise, yet it follows a step (a noisy neighbour) within a window.
-                self._bias[device_id] = float(np.median(errors))
+                self._bias[device_id] = self._correction(errors)
+
+    def _correction(self, log_ratios: Sequence[float]) -> float:
+        """The applied log correction for a window: its median, scaled by ``optimism`` when negative."""
+        median = float(np.median(log_ratios))
+        return median if median >= 0.0 else self.optimism * median
 
     def bias(self, device_id: str) -> float:
         """Multiplicative correction currently applied to ``device_id``'s predictions."""
@@ -379,7 +395,7 @@ class PerfPredictor:
             ratios = [float(v) for v in np.array([r[1] for r in recent]) - pred]
             self._errors[device] = deque(ratios, maxlen=self.window)
             if len(ratios) >= self.bias_min_samples:
-                self._bias[device] = float(np.median(ratios))
+                self._bias[device] = self._correction(ratios)
 
     def state(self) -> dict[str, Any]:
         """Online state for status pages: version, retrains, drift, biases."""
@@ -394,7 +410,8 @@ class PerfPredictor:
                               drift_threshold=self.drift_threshold, window=self.window,
                               replay_size=self._replay.maxlen or 4096,
                               min_retrain_interval_s=self.min_retrain_interval_s,
-                              bias_min_samples=self.bias_min_samples, train_threads=self.train_threads)
+                              bias_min_samples=self.bias_min_samples, optimism=self.optimism,
+                              train_threads=self.train_threads)
         with self._lock:
             other.mean, other.std = self.mean.copy(), self.std.copy()
             other._net.load_state_dict({k: v.clone() for k, v in self._net.state_dict().items()})
