@@ -21,12 +21,6 @@
 
 namespace se {
 
-static int64_t steady_now_ns() {
-  // steady_clock is CLOCK_MONOTONIC on Linux, the clock of Python's time.monotonic_ns().
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 bool target_base_size(EnhanceFilter *f, uint32_t &width, uint32_t &height) {
   obs_source_t *target = obs_filter_get_target(f->context);
   if (!target) return false;
@@ -151,11 +145,11 @@ static bool capture_target(EnhanceFilter *f, obs_source_t *target, obs_source_t 
   return true;
 }
 
-// Whether this frame should be captured for the worker: always while it is idle (a GPU engine keeps
-// up with every frame), else only within a few frame intervals of when its current frame should be
-// done, so it takes a fresh frame next without OBS reading back frames it would drop.
+// Whether this frame should be captured for a worker whose logic wants frames: always while it is
+// idle (a GPU engine keeps up with every frame), else only within a few frame intervals of when its
+// current frame should be done, so it takes a fresh frame next without OBS reading back frames it
+// would drop.
 static bool capture_wanted(EnhanceFilter *f) {
-  if (!f->wants_frames.load(std::memory_order_acquire)) return false;
   const int64_t since = f->busy_since_ns.load(std::memory_order_acquire);
   if (since == 0) return true;
   const int64_t lead = 3 * int64_t(obs_get_frame_interval_ns());
@@ -336,15 +330,14 @@ static void enhance_filter_video_render(void *data, gs_effect_t *) {
   const bool stage = capture_wanted(f);
   // The input is drawn only while no result exists and in compare mode; rendered otherwise only to
   // be captured.
-  if (stage || !have_result || compare) {
-    if (!capture_target(f, target, parent, bw, bh)) {
-      draw_passthrough(f, plan);
-      return;
-    }
+  const bool need_input = stage || !have_result || compare;
+  if (need_input && !capture_target(f, target, parent, bw, bh)) {
+    draw_passthrough(f, plan);
+    return;
   }
   read_back(f, bw, bh, stage);
 
-  gs_texture_t *input = (stage || !have_result || compare) ? gs_texrender_get_texture(f->texrender) : nullptr;
+  gs_texture_t *input = need_input ? gs_texrender_get_texture(f->texrender) : nullptr;
   const float ow = float(plan.out_w), oh = float(plan.out_h);
   if (!have_result) {
     if (input) draw_region(input, 0, bw, 0.0f, ow, oh);  // stretched input until a result exists

@@ -7,6 +7,7 @@
 #include <obs.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -19,6 +20,12 @@ struct _object;  // PyObject, without pulling Python.h into every file
 using PyObjectPtr = _object *;
 
 namespace se {
+
+// steady_clock (CLOCK_MONOTONIC on Linux, the clock of Python's time.monotonic_ns()) in nanoseconds.
+inline int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 inline constexpr const char *kFilterId = "streamenhance_filter";
 inline constexpr const char *kLogPrefix = "[streamenhance] ";

@@ -53,18 +53,17 @@ void log_logic_error(EnhanceFilter *f, const char *what, const std::string &mess
        what, message.c_str());
 }
 
-// Asks the logic whether it will use frames (GIL held); logic without the method always does.
+// Asks the logic whether it will use frames (GIL held); when it cannot answer, frames keep flowing.
 void query_wants_frames(EnhanceFilter *f, py::handle logic) {
+  bool wants = true;
   try {
-    const bool wants = !py::hasattr(logic, "wants_frames") || logic.attr("wants_frames")().cast<bool>();
-    f->wants_frames.store(wants, std::memory_order_release);
+    wants = logic.attr("wants_frames")().cast<bool>();
   } catch (const py::error_already_set &e) {
-    f->wants_frames.store(true, std::memory_order_release);
     log_logic_error(f, "wants_frames", e.what());
   } catch (const std::exception &e) {
-    f->wants_frames.store(true, std::memory_order_release);
     log_logic_error(f, "wants_frames", e.what());
   }
+  f->wants_frames.store(wants, std::memory_order_release);
 }
 
 // Stores a Python layout (GIL held). Invalid sizes keep the previous layout and count as errors.
@@ -247,18 +246,13 @@ void serve(EnhanceFilter *f, std::atomic<uint32_t> &wake, Step step) {
   }
 }
 
-int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Worker: the newest captured frame through the logic, result into the output mailbox.
 bool worker_step(EnhanceFilter *f, PyThreadState *&tstate) {
   if (!f->input.take()) return false;
   if (!logic_loaded() || !python_alive() || !f->has_logic.load(std::memory_order_acquire)) return true;
   Frame &out = f->output.back();
   bool produced = false;
-  const int64_t started = steady_ns();
+  const int64_t started = steady_now_ns();
   f->busy_since_ns.store(started, std::memory_order_release);
   PyEval_RestoreThread(tstate);
   if (f->logic) {
@@ -270,7 +264,7 @@ bool worker_step(EnhanceFilter *f, PyThreadState *&tstate) {
     produced = true;
   }
   tstate = PyEval_SaveThread();
-  const int64_t took = steady_ns() - started, average = f->frame_cost_ns.load(std::memory_order_relaxed);
+  const int64_t took = steady_now_ns() - started, average = f->frame_cost_ns.load(std::memory_order_relaxed);
   f->frame_cost_ns.store(average ? (3 * average + took) / 4 : took, std::memory_order_relaxed);
   f->busy_since_ns.store(0, std::memory_order_release);
   if (produced) {

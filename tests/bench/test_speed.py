@@ -13,9 +13,10 @@ from streamenhance.bench import speed
 from streamenhance.cli.main import main
 from streamenhance.errors import ConfigError
 from streamenhance.evaluation.peers import default_peers_root
+from streamenhance.scheduler.profile import CellLimits
 from streamenhance.training.images import default_data_root
 
-QUICK = speed.Limits(warmup=0, min_frames=2, min_seconds=0.0, max_seconds=5.0)
+QUICK = CellLimits(warmup=0, min_frames=2, min_seconds=0.0, max_seconds=5.0)
 SHAPE = {"tier": str, "input": str, "scale": float, "device": str, "path": str, "residency": str, "ms": float,
          "fps": float}
 

@@ -17,7 +17,7 @@ Paths (all x2 super-resolution, no artifact removal):
 Costs do not depend on weight values: tiers without shipped weights run a freshly built ladder
 model (``scheduler.profile.prepare_weights``), and each row says which weights it ran. Frames are
 random; every cell runs ``warmup`` frames first, then until ``min_frames`` and ``min_seconds`` (at
-most ``max_seconds``, but always one timed frame); ``ms`` is the median.
+most ``max_seconds``, but always one timed frame; the profiler's ``CellLimits``); ``ms`` is the median.
 """
 
 from __future__ import annotations
@@ -28,27 +28,20 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from streamenhance.config import TIERS
 from streamenhance.errors import ConfigError, WeightsError
 
+if TYPE_CHECKING:  # the CLI imports this module to build its parser: nothing heavy at import time
+    from streamenhance.scheduler.profile import CellLimits
+
 SIZES: dict[str, tuple[int, int]] = {"540p": (960, 540), "720p": (1280, 720), "1080p": (1920, 1080)}
 PATHS = ("fused", "torch", "opencv_espcn")
 FORMAT = "streamenhance-bench/1"
 UNTRAINED = "untrained ladder model (speed only)"
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How long one cell runs (see the module docstring)."""
-
-    warmup: int = 1
-    min_frames: int = 3
-    min_seconds: float = 1.0
-    max_seconds: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +61,7 @@ class Row:
     weights: str
 
 
-def time_frames(run: Callable[[], object], limits: Limits, sync: Callable[[], None] = lambda: None) -> list[float]:
+def time_frames(run: Callable[[], object], limits: CellLimits, sync: Callable[[], None] = lambda: None) -> list[float]:
     """Per-call milliseconds of ``run`` after the warm-up (``sync`` waits for queued device work)."""
     for _ in range(limits.warmup):
         run()
@@ -135,7 +128,7 @@ def _torch_host_to_host(model: Any, device: str, half: bool) -> Callable[[np.nda
     return run
 
 
-def _torch_rows(tier: str, device: str, weights_file: Path, frame: np.ndarray, limits: Limits,
+def _torch_rows(tier: str, device: str, weights_file: Path, frame: np.ndarray, limits: CellLimits,
                 note: str) -> list[Row]:
     import torch
 
@@ -161,7 +154,7 @@ def _torch_rows(tier: str, device: str, weights_file: Path, frame: np.ndarray, l
     return rows
 
 
-def _fused_rows(tier: str, device: str, folder: Path, frame: np.ndarray, limits: Limits,
+def _fused_rows(tier: str, device: str, folder: Path, frame: np.ndarray, limits: CellLimits,
                 note: str) -> list[Row]:
     from streamenhance.engine import Enhancer
 
@@ -178,7 +171,7 @@ def _fused_rows(tier: str, device: str, folder: Path, frame: np.ndarray, limits:
     return rows
 
 
-def _espcn_row(frame: np.ndarray, limits: Limits, peers_root: Path) -> Row:
+def _espcn_row(frame: np.ndarray, limits: CellLimits, peers_root: Path) -> Row:
     from streamenhance.evaluation.peers import opencv_method
 
     path = peers_root / "opencv_dnn_superres" / "ESPCN_x2.pb"
@@ -192,7 +185,7 @@ def _weights_note(source: str) -> str:
     return f"trained ({source.removeprefix('shipped:')})" if source.startswith("shipped:") else UNTRAINED
 
 
-def kernel_rows(device: str, limits: Limits, size: str = "1080p") -> list[dict[str, Any]]:
+def kernel_rows(device: str, limits: CellLimits, size: str = "1080p") -> list[dict[str, Any]]:
     """Native pre/post kernels on a ``size`` frame against this machine's copy bandwidth.
 
     ``bandwidth_gb_s`` is what a plain copy of the same number of bytes (read + write) reaches here
@@ -223,7 +216,7 @@ def kernel_rows(device: str, limits: Limits, size: str = "1080p") -> list[dict[s
     return rows
 
 
-def _copy_gb_s(moved: int, device: str, limits: Limits) -> float:
+def _copy_gb_s(moved: int, device: str, limits: CellLimits) -> float:
     """GB/s of a plain copy that reads and writes ``moved`` bytes in all."""
     half = max(moved // 2, 1)
     if device.startswith("cuda"):
@@ -260,12 +253,12 @@ def machine(device: str) -> str:
 
 
 def run_bench(*, tiers: Sequence[str] = TIERS, sizes: Sequence[str] = tuple(SIZES), devices: Sequence[str] = ("cpu",),
-              paths: Sequence[str] = PATHS, limits: Limits | None = None, peers_root: Path | None = None,
+              paths: Sequence[str] = PATHS, limits: CellLimits | None = None, peers_root: Path | None = None,
               progress: Callable[[Iterable[Any]], Iterable[Any]] = lambda items: items) -> dict[str, Any]:
     """Every requested (device, size, tier, path) cell; see the module docstring."""
-    from streamenhance.scheduler.profile import conditions, prepare_weights
+    from streamenhance.scheduler.profile import CellLimits, conditions, prepare_weights
 
-    limits = limits or Limits()
+    limits = limits or CellLimits(min_frames=3, min_seconds=1.0, max_seconds=20.0)
     for name, values, allowed in (("tier", tiers, TIERS), ("path", paths, PATHS)):
         bad = [v for v in values if v not in allowed]
         if bad or not values:

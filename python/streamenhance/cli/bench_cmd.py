@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from streamenhance.cli.options import positive_int
+from streamenhance.cli.options import add_cell_limit_flags
 from streamenhance.config import TIERS
 
 
@@ -27,10 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--paths", nargs="+", choices=PATHS, default=list(PATHS))
     parser.add_argument("--peers-dir", type=Path, default=None,
                         help="peers folder for OpenCV ESPCN (default $STREAMENHANCE_PEERS or peers/ beside the data)")
-    parser.add_argument("--min-frames", type=positive_int, default=3, help="timed frames per cell at least (default 3)")
-    parser.add_argument("--min-seconds", type=float, default=1.0, help="seconds per cell at least (default 1)")
-    parser.add_argument("--max-seconds", type=float, default=20.0,
-                        help="stop a cell after this long, once it has one timed frame (default 20)")
+    add_cell_limit_flags(parser, min_frames=3, min_seconds=1.0, max_seconds=20.0)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -38,14 +35,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from streamenhance.bench.speed import Limits, markdown, run_bench
+    from streamenhance.bench.speed import markdown, run_bench
     from streamenhance.engine.devices import cuda_usable
     from streamenhance.evaluation.peers import default_peers_root
+    from streamenhance.scheduler.profile import CellLimits
     from streamenhance.training.images import default_data_root
 
     devices = args.devices or (["cpu", "cuda:0"] if cuda_usable() else ["cpu"])
     peers = args.peers_dir or default_peers_root(default_data_root())
-    limits = Limits(min_frames=args.min_frames, min_seconds=args.min_seconds, max_seconds=args.max_seconds)
+    limits = CellLimits(min_frames=args.min_frames, min_seconds=args.min_seconds, max_seconds=args.max_seconds)
 
     def progress(cells):  # noqa: ANN001, ANN202
         return tqdm(cells, desc="bench", unit="cell", disable=args.no_progress, file=sys.stderr)

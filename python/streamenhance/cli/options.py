@@ -1,4 +1,4 @@
-"""Engine flags shared by the subcommands that run the engine."""
+"""Flags shared by subcommands: the engine's, and how long a measured cell runs."""
 
 from __future__ import annotations
 
@@ -24,3 +24,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
     return value
+
+
+def add_cell_limit_flags(parser: argparse.ArgumentParser, *, min_frames: int, min_seconds: float, max_seconds: float,
+                         what: str = "timed frames per cell") -> None:
+    """``--min-frames/--min-seconds/--max-seconds`` (``scheduler.profile.CellLimits``) with these defaults."""
+    parser.add_argument("--min-frames", type=positive_int, default=min_frames,
+                        help=f"{what} at least (default {min_frames})")
+    parser.add_argument("--min-seconds", type=float, default=min_seconds,
+                        help=f"seconds per cell at least (default {min_seconds:g})")
+    parser.add_argument("--max-seconds", type=float, default=max_seconds,
+                        help=f"stop a cell after this long once it has a timed frame (default {max_seconds:g})")

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from streamenhance.cli.options import positive_int
+from streamenhance.cli.options import add_cell_limit_flags, positive_int
 from streamenhance.config import TIERS
 
 RESOLUTIONS = ("360p", "480p", "720p", "1080p")
@@ -23,10 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resolutions", nargs="+", choices=RESOLUTIONS, default=list(RESOLUTIONS))
     parser.add_argument("--colocated", nargs="+", type=positive_int, default=[1, 2, 4], metavar="K",
                         help="streams running at once (default 1 2 4)")
-    parser.add_argument("--min-frames", type=positive_int, default=5, help="frames per stream and cell (default 5)")
-    parser.add_argument("--min-seconds", type=float, default=2.0, help="seconds per cell at least (default 2)")
-    parser.add_argument("--max-seconds", type=float, default=30.0,
-                        help="stop a cell after this long once every stream has a frame (default 30)")
+    add_cell_limit_flags(parser, min_frames=5, min_seconds=2.0, max_seconds=30.0, what="frames per stream and cell")
     parser.add_argument("--smoke", action="store_true", help="mark the result as a smoke profile (not for scheduling)")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="MINUTES",
                         help="first wait (polling every 5 minutes) until no `streamenhance train` runs, "

@@ -36,7 +36,16 @@ from streamenhance.models import CatalogEntry, ModelSpec, catalog, load_model
 
 
 LOG = logging.getLogger("streamenhance.engine")
-DEFAULT_ADVISOR = "default"
+
+
+class _DefaultAdvisor:
+    """Marker of ``Enhancer(advisor=...)``'s default: the process-wide advisor (``advice.default_advisor()``)."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_ADVISOR"
+
+
+DEFAULT_ADVISOR = _DefaultAdvisor()
 
 
 class _ModelCache:
@@ -126,7 +135,7 @@ class Enhancer:
         bitrate_kbps: float = 0,
         fps: float = 30.0,
         weights_dir: Path | None = None,
-        advisor: Advisor | None | str = DEFAULT_ADVISOR,
+        advisor: Advisor | None | _DefaultAdvisor = DEFAULT_ADVISOR,
     ) -> None:
         self.ratio: Fraction = scale_ratio(scale)
         self.scale = float(scale)
@@ -148,8 +157,8 @@ class Enhancer:
             choose_sr(self._entries, self.tier_setting, self.net_scale, self._sr_mode_hint())
         if self.mode_setting in ("mild", "strong"):
             self._load(choose_ar(self._entries, self.mode_setting, self._ar_tier_hint()))
-        self._advisor = default_advisor() if advisor == DEFAULT_ADVISOR else advisor
-        if isinstance(self._advisor, str):
+        self._advisor = default_advisor() if advisor is DEFAULT_ADVISOR else advisor
+        if self._advisor is not None and not callable(self._advisor):
             raise ConfigError(f"advisor: expected a callable or None, got {advisor!r}")
         self._state = self.new_stream()
 
