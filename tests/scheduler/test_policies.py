@@ -133,6 +133,45 @@ def test_learned_never_over_capacity_as_predicted(learned, rig) -> None:
         assert all(util[d] * learned.predictor.bias(d) <= opts.util_keep + 1e-6 for d in full)
 
 
+def test_learned_places_arrivals_without_a_full_plan(learned, rig) -> None:
+    """An arrival next to placed streams takes the fast path: the others keep their assignments, the
+    newcomer meets its budget at the new load by the predictor's exact costs, and the full plan is left
+    to the maintenance pass (``wants_rebalance``), which then clears it; departures alone change
+    nobody's assignment."""
+    devices = [d for d in rig.infos() if d.id.startswith("gpu-l")]
+    infos = streams(6, seed=2)
+    apply(infos, learned.choose(infos, devices, None))
+    assert learned.wants_rebalance() is None
+    before = {i.id: i.assignment for i in infos}
+    infos.append(StreamInfo("new", StreamRequest(640, 360, 30.0)))
+    chosen = learned.choose(infos, devices, None)
+    assert all(chosen[k] is v for k, v in before.items())
+    assert "placed on arrival" in chosen["new"].reason and learned.wants_rebalance()
+    apply(infos, chosen)
+    plan = learned.planned("new")
+    assert plan is not None and plan.device == chosen["new"].device
+    assert plan.p95_ms <= infos[-1].deadline_ms * learned.options.margin
+    members = [i for i in infos if i.assignment.device == plan.device]
+    for info in members:  # its neighbours were re-checked at the new load
+        assert learned.planned(info.id).p95_ms <= info.deadline_ms * learned.options.margin * 1.0001
+    apply(infos, learned.choose(infos, devices, None))  # the maintenance pass: full plan
+    assert learned.wants_rebalance() is None
+    gone = infos.pop(0)
+    learned.on_stream_closed(gone.id)
+    kept = {i.id: i.assignment for i in infos}
+    chosen = learned.choose(infos, devices, None)
+    assert chosen == kept and learned.wants_rebalance()
+
+
+def test_learned_falls_back_to_a_full_plan_when_an_arrival_fits_nowhere(learned, rig) -> None:
+    devices = [d for d in rig.infos() if d.id == "cpu-0"]
+    infos = streams(1, seed=1)
+    apply(infos, learned.choose(infos, devices, None))
+    infos.append(StreamInfo("big", StreamRequest(1920, 1080, 60.0, 2.0, "auto")))
+    chosen = learned.choose(infos, devices, None)
+    assert "placed on arrival" not in chosen["big"].reason and learned.wants_rebalance() is None
+
+
 def test_hysteresis_prevents_flapping(learned, rig, clock) -> None:
     devices = rig.infos()
     infos = streams(32, seed=5)

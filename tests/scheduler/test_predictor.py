@@ -21,10 +21,25 @@ def _rows(predictor: PerfPredictor, rig, device_index: int = 3) -> np.ndarray:
     return features(stage_rows(StreamRequest(1280, 720, 30.0), "small", device), predictor.vocabulary)
 
 
-def test_fit_learns_the_profile(trained) -> None:
+def test_fit_learns_the_profile(trained, rig) -> None:
     _predictor, report = trained
     assert report["train"]["within_10pct"] > 0.8
-    assert report["rows"] == 5 * 96
+    assert report["rows"] == sum(len(p.rows) for p in rig.profiles())  # 96 measured rows + derived ones
+
+
+def test_derived_profiles_teach_light_neighbours(rig, trained) -> None:
+    """Derived devices also have rows with the neighbours at their frame rate, so three light 30 fps
+    neighbours on a large accelerator cost about what the stream costs alone (a predictor that only
+    saw back-to-back neighbours guessed 16x)."""
+    from streamenhance.scheduler.costs import N_GRID, PredictorCost
+
+    profiles = rig.profiles()
+    assert all(any(r.others_fps > 0 for r in p.rows) for p in profiles if not p.device.measured)
+    assert not any(r.others_fps > 0 for p in profiles if p.device.measured for r in p.rows)
+    device = next(d for d in rig.infos() if d.id == "gpu-l-0")
+    grid = PredictorCost(trained[0]).grid(StreamRequest(640, 360, 30.0), [device])
+    three = int(np.searchsorted(N_GRID, 3))
+    assert grid.p95[0, 0, three, 1] <= 1.5 * grid.p95[0, 0, 0, 0]
 
 
 def test_holdout_split_keeps_every_group_in_test(rig) -> None:

@@ -26,6 +26,9 @@ Algorithm (greedy, O(streams x tiers x devices) after the cost look-ups):
 6. Verify: the estimator's exact costs at the final loads; a stream over budget is downgraded (or,
    at the smallest tier, its device's largest consumer is) until all fit or nothing is left to drop.
 
+Fast path (``place``): an arrival or switch next to placed streams takes the best (tier, device)
+that fits as things stand, the others unchanged; the caller runs the full plan later.
+
 Caveats: greedy, not optimal (a multiple-choice knapsack per device is NP-hard); the co-located
 count used in step 1 is an estimate (the previous count, at least an even share), which step 5
 corrects. When even the smallest tier fits nowhere, the stream still gets the least-bad device and
@@ -198,6 +201,18 @@ class Planner:
         The inversion is the costliest NumPy part of a plan, and between two plans usually one device's
         co-located count (or bias, kept to 1 %) changed: slices are cached per device.
         """
+        keep, up = self.tolerance_arrays(bank, others, bias)
+        dev_macs = np.array([d.macs_per_s for d in bank.devices])
+        n_c = len(bank.requests)
+        static = self._static.get((bank.key, n_c))
+        if static is None:
+            static = self._static[(bank.key, n_c)] = ((bank.own[:, :, None] / dev_macs[None, None, :]).tolist(),
+                                                      bank.mem.tolist())
+        util = (bank.util * np.exp(np.round(np.log(bias), 2))[None, None, :]).tolist()
+        return keep.tolist(), up.tolist(), static[0], util, static[1]
+
+    def tolerance_arrays(self, bank: _Bank, others: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(M* keep, M* upgrade), each (C, T, D), at ``others`` co-located streams per device."""
         n_c, n_d = len(bank.requests), len(bank.devices)
         keep = np.empty((n_c, len(TIERS), n_d))
         up = np.empty_like(keep)
@@ -213,13 +228,7 @@ class Planner:
                     self._tolerances.pop(next(iter(self._tolerances)))
                 self._tolerances[key] = cached
             keep[:, :, d], up[:, :, d] = cached
-        dev_macs = np.array([d.macs_per_s for d in bank.devices])
-        static = self._static.get((bank.key, n_c))
-        if static is None:
-            static = self._static[(bank.key, n_c)] = ((bank.own[:, :, None] / dev_macs[None, None, :]).tolist(),
-                                                      bank.mem.tolist())
-        util = (bank.util * np.exp(log_bias)[None, None, :]).tolist()
-        return keep.tolist(), up.tolist(), static[0], util, static[1]
+        return keep, up
 
     def config_index(self, bank: _Bank, request: StreamRequest) -> int:
         index = bank.index.get(request.config_key())
@@ -239,6 +248,46 @@ class Planner:
 
     # ------------------------------------------------------------------ plan
 
+    def place(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo],
+              fresh: Sequence[int]) -> PlanResult | None:
+        """Fast path for arrivals and resolution switches: every stream but ``fresh`` (indices into
+        ``streams``) keeps its assignment, and each fresh stream, in turn, takes the (device, tier)
+        with the most ΔPSNR that passes the plan's tolerance test on every (tier, device) at once (at
+        the count each device has with it; utilisation and memory limits as for a new stream in
+        ``plan``; above the smallest tier, the upgrade headroom for it and its neighbours), confirmed
+        by the estimator's exact costs for it and the streams on that device (best 3 candidates).
+
+        A few NumPy evaluations per fresh stream instead of a plan's greedy phases. The
+        result is feasible but not re-optimised: the caller re-plans later, off the decision path.
+        Returns None when a fresh stream fits nowhere without changing the others (``plan`` then
+        makes room), a kept stream's device is gone, or the estimator has no feature rows.
+        """
+        if not hasattr(self.estimator, "stage_features"):
+            return None
+        bank = self.bank(devices)
+        cfg = np.array([self.config_index(bank, s.request) for s in streams], dtype=int)
+        dev_index = {d.id: i for i, d in enumerate(devices)}
+        n = len(streams)
+        dev, tier = np.full(n, -1), np.full(n, -1)
+        todo = set(fresh)
+        for i, info in enumerate(streams):
+            if i in todo:
+                continue
+            a = info.assignment
+            d = dev_index.get(a.device, -1) if a is not None else -1
+            if d < 0:
+                return None
+            dev[i], tier[i] = d, TIERS.index(a.tier)  # type: ignore[union-attr]
+        ctx = _Placing(self, bank, cfg, devices)
+        touched: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        for f in fresh:
+            choice = ctx.best(f, dev, tier, streams[f])
+            if choice is None:
+                return None
+            dev[f], tier[f], members, costs = choice
+            touched.update({int(j): tuple(c[k] for c in costs) for k, j in enumerate(members)})  # type: ignore[misc]
+        return ctx.result(streams, dev, tier, fresh, touched)
+
     def plan(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo]) -> PlanResult:
         """Assign every stream of ``streams`` to one of ``devices`` (see the module docstring)."""
         if not streams:
@@ -253,6 +302,99 @@ class Planner:
         state.upgrade()
         state.move()
         return state.verify_and_finish()
+
+
+class _Placing:
+    """Placing one stream next to the streams already placed (``Planner.place``): the plan's
+    tolerance test for every (tier, device) at once, then the exact check of the chosen device."""
+
+    def __init__(self, planner: Planner, bank: _Bank, cfg: np.ndarray, devices: Sequence[DeviceInfo]) -> None:
+        self.p, self.bank, self.cfg, self.devices = planner, bank, cfg, list(devices)
+        self.dev_macs = np.array([d.macs_per_s for d in devices])
+        self.bias = np.array([planner.estimator.bias(d.id) for d in devices])
+        self.mem_cap = np.array([planner.options.mem_max * d.memory_mb for d in devices])
+        self.dev_index = {d.id: i for i, d in enumerate(devices)}
+        self.own = bank.own[:, :, None] / self.dev_macs[None, None, :]  # (C, T, D) load in device units
+
+    def best(self, f: int, dev: np.ndarray, tier: np.ndarray, info: StreamInfo) -> tuple[Any, ...] | None:
+        """(device, tier, member indices, (stage rows, stage p50, p50, p95) per member) for stream
+        ``f``, or None when it fits nowhere without changing the others."""
+        bank, opt, n_d = self.bank, self.p.options, len(self.devices)
+        members = np.flatnonzero(dev >= 0)
+        md, mt, mc = dev[members], tier[members], self.cfg[members]
+        counts = np.bincount(md, minlength=n_d)
+        # Tolerances at the count each device has with the newcomer on it (cached per device and count).
+        keep, up = self.p.tolerance_arrays(bank, counts, self.bias)
+        a_m = self.own[mc, mt, md]
+        load = np.bincount(md, a_m, n_d)
+        util = np.bincount(md, bank.util[mc, mt, md] * self.bias[md], n_d)
+        memory = np.bincount(md, bank.mem[mc, mt, md], n_d)
+        cap_keep, cap_up = np.full(n_d, np.inf), np.full(n_d, np.inf)
+        np.minimum.at(cap_keep, md, a_m + keep[mc, mt, md])
+        np.minimum.at(cap_up, md, a_m + up[mc, mt, md])
+        c = int(self.cfg[f])
+        a_n = self.own[c]  # (T, D)
+        # Above the smallest tier: the upgrade headroom for the newcomer and its neighbours (as in plan).
+        m_n = np.concatenate([keep[c][:1], up[c][1:]])
+        cap = np.concatenate([np.broadcast_to(cap_keep, (1, n_d)), np.broadcast_to(cap_up, (len(TIERS) - 1, n_d))])
+        ok = ((m_n >= 0) & (load[None] + a_n <= np.minimum(cap, a_n + m_n))
+              & (util[None] + bank.util[c] * self.bias[None] <= opt.util_max)
+              & (memory[None] + bank.mem[c] <= self.mem_cap[None]))
+        pref = self.dev_index.get(info.request.device_preference, -1)
+        current = self.dev_index.get(info.assignment.device, -1) if info.assignment is not None else -1
+        q = bank.q[c]
+        slack = np.minimum(cap, a_n + m_n) - (load[None] + a_n)
+        candidates = sorted(((q[t], d == pref, d == current, slack[t, d], t, d) for t, d in zip(*np.nonzero(ok))),
+                            reverse=True)
+        for *_, t, d in candidates[:3]:
+            on_d = members[md == d]
+            costs = self._exact(np.append(on_d, f), np.append(tier[on_d], t), int(d))
+            headroom = 1.0 if t == 0 else opt.upgrade_headroom
+            if np.all(costs[3] <= bank.budget[self.cfg[np.append(on_d, f)]] * headroom):
+                return int(d), int(t), np.append(on_d, f), costs
+        return None
+
+    def _exact(self, streams: np.ndarray, tiers: np.ndarray, d: int) -> tuple[np.ndarray, ...]:
+        """(stage rows, unbiased stage p50, p50, p95) of ``streams`` at ``tiers`` together on device ``d``."""
+        from streamenhance.scheduler.features import set_coload
+
+        bank, cfg = self.bank, self.cfg[streams]
+        assert bank.rows is not None
+        x = bank.rows[cfg, tiers, d].copy()  # (k, 2, F)
+        own = bank.own[cfg, tiers]
+        n = len(streams)
+        set_coload(x.reshape(-1, x.shape[-1]), np.full(2 * n, n - 1), np.repeat(own.sum() - own, 2),
+                   np.full(2 * n, self.dev_macs[d]))
+        mask = bank.mask[cfg]
+        stage, stage95 = np.zeros((n, 2)), np.zeros((n, 2))
+        stage[mask], stage95[mask] = self.p.estimator.predict_rows(x[mask])  # type: ignore[attr-defined]
+        return x, stage, stage.sum(1) * self.bias[d], stage95.sum(1) * self.bias[d]
+
+    def result(self, streams: Sequence[StreamInfo], dev: np.ndarray, tier: np.ndarray, fresh: Sequence[int],
+               touched: dict[int, tuple[np.ndarray, ...]]) -> PlanResult:
+        tag, budget = self.p.tag, self.bank.budget[self.cfg]
+        counts = np.bincount(dev, minlength=len(self.devices))
+        assignments = {info.id: info.assignment for info in streams}  # type: ignore[misc]
+        for f in fresh:
+            d = int(dev[f])
+            p95 = float(touched[f][3])
+            assignments[streams[f].id] = Assignment(
+                TIERS[int(tier[f])], self.devices[d].id,
+                f"{tag}: predicted p95 {p95:.1f} ms of a {budget[f]:.1f} ms budget on {self.devices[d].id} "
+                f"({_streams(int(counts[d]))}); placed on arrival, full re-plan follows")
+        planned = {}
+        order = sorted(touched)
+        x, owner, stage_p50 = [], [], []
+        for j in order:
+            rows, stage, p50, p95 = touched[j]
+            a = assignments[streams[j].id]
+            planned[streams[j].id] = PlannedStream(a.tier, a.device, float(p50), float(p95), float(budget[j]), False)
+            mask = self.bank.mask[self.cfg[j]]
+            x.append(rows[mask])
+            stage_p50.append(stage[mask])
+            owner.append(np.full(int(mask.sum()), j))
+        rows = (np.concatenate(x), np.concatenate(owner), np.concatenate(stage_p50)) if order else None
+        return PlanResult(assignments, planned, 0, rows)  # type: ignore[arg-type]
 
 
 class _State:
@@ -599,7 +741,7 @@ class _Planned(dict):  # type: ignore[type-arg]
 
     def get(self, stream_id: str,  # type: ignore[override]
             default: PlannedStream | None = None) -> PlannedStream | None:
-        return self[stream_id] if stream_id in self._index else default
+        return self[stream_id] if stream_id in self else default
 
     def pop(self, stream_id: str,  # type: ignore[override]
             default: PlannedStream | None = None) -> PlannedStream | None:
@@ -609,7 +751,7 @@ class _Planned(dict):  # type: ignore[type-arg]
         return value
 
     def __contains__(self, stream_id: object) -> bool:
-        return stream_id in self._index
+        return stream_id in self._index or dict.__contains__(self, stream_id)
 
 
 def _streams(count: int) -> str:

@@ -64,6 +64,11 @@ class Policy(ABC):
         """A reason to call ``choose`` again now (e.g. deadline misses), or None."""
         return None
 
+    def wants_rebalance(self) -> str | None:
+        """A reason for a full ``choose`` at the next maintenance pass (not urgent: the current
+        assignments are feasible, a full plan may raise quality), or None."""
+        return None
+
     def maintain(self) -> None:
         """Periodic work off the frame path (retraining, cache refresh)."""
 

@@ -201,10 +201,11 @@ class PerfPredictor:
         with self._lock:
             out = self._raw(x)
             bias = np.array([self._bias.get(d, 0.0) for d in device_ids]) if device_ids is not None else 0.0
-        log_p50 = x[:, ROOFLINE] + out[:, 0] + bias
-        log_p95 = log_p50 + np.logaddexp(0.0, out[:, 1])
-        eff = 1.0 / (1.0 + np.exp(-(out[:, 2] + 1.0)))
-        return Prediction(np.exp(log_p50), np.exp(log_p95), eff, np.exp(out[:, 3] + 3.0))
+        # Clipped: far outside the training data the network may answer anything; e^18 ms is "never".
+        log_p50 = np.clip(x[:, ROOFLINE] + out[:, 0] + bias, -18.0, 18.0)
+        log_p95 = np.minimum(log_p50 + np.logaddexp(0.0, out[:, 1]), 18.0)
+        eff = 0.5 + 0.5 * np.tanh(0.5 * (out[:, 2] + 1.0))  # the sigmoid, without overflow
+        return Prediction(np.exp(log_p50), np.exp(log_p95), eff, np.exp(np.minimum(out[:, 3] + 3.0, 18.0)))
 
     # ------------------------------------------------------------------ training
 

@@ -55,6 +55,8 @@ class ProfileRow:
         p50_ms, p95_ms, mean_ms: per-frame engine latency of the frames measured (``frames`` of them).
         cpu_util: process CPU time / (wall time x cores) while the cell ran.
         rss_mb: resident memory after the cell; weights: ``shipped:<file>`` or the ladder note.
+        others_fps: the frame rate of the other ``colocated - 1`` streams; 0 = back to back (how
+            ``streamenhance profile`` measures them).
     """
 
     kind: str
@@ -73,6 +75,7 @@ class ProfileRow:
     params: int
     macs_per_pixel: float
     weights: str = ""
+    others_fps: float = 0.0
 
     @property
     def out_pixels(self) -> int:

@@ -14,9 +14,11 @@ the layer that builds it (OBS filter, CLI), and talks to the handle through a sm
 ``assignment`` attribute (``tier``, ``device``, ``reason``), ``version``, ``report(ms)``,
 ``update(width, height)`` and ``close()``.
 
-Every method is thread-safe. Decisions run in the calling thread under one lock (well under 1 ms
-for 64 streams once a stream configuration's cost grid is cached); predictor retraining runs in
-``maintain``, called by a background thread (``background=True``) or by the owner.
+Every method is thread-safe. Decisions run in the calling thread under one lock (an arrival next to
+placed streams takes the policy's fast path, about 1 ms for 64 streams once the stream
+configuration's cost grid is cached; see docs/SCHEDULER.md); the full plan a fast placement leaves
+pending (``wants_rebalance``) and predictor retraining run in ``maintain``, called by a background
+thread (``background=True``) or by the owner.
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ class Scheduler:
         """Retrain when the predictor drifted, and re-plan when the policy asks for it."""
         self.policy.maintain()
         with self._lock:
-            if self.policy.wants_replan():
+            if self.policy.wants_replan() or self.policy.wants_rebalance():
                 self._decide_locked()
 
     def snapshot(self) -> dict[str, Any]:

@@ -158,16 +158,32 @@ class Rig:
         return out
 
 
+PARTIAL_COLOCATED = (2, 4, 8, 16)  # co-located counts of the rows at the others' frame rate
+PARTIAL_FPS = (15.0, 30.0, 60.0)
+
+
 def derived_profile(device: TrueDevice) -> Profile:
-    """Rows of the measured grid on a derived device, from its true model (p95 from the noise sigma)."""
-    rows = []
+    """Rows of the measured grid on a derived device, from its true model (p95 from the noise sigma),
+    plus rows with the other streams at their frame rate instead of back to back: a device that holds
+    many streams mostly sees partial load, and a predictor that only saw saturating neighbours has
+    to guess what a few light ones cost (it guessed high: 16x the solo p95 for three 30 fps streams)."""
+    rows, sigma = [], math.exp(Z95 * device.sigma)
     for r in device.table.profile.rows:
         base = device.table.solo(r.kind, r.tier, r.width * r.height)[0]
         solo = device.overhead_ms + base / device.speed
         p50 = solo * float(device.interference.slowdown(r.colocated - 1.0))
         # k saturating streams keep a derived device fully busy (the measured CPU's figure is its own).
-        rows.append(replace(r, p50_ms=p50, p95_ms=p50 * math.exp(Z95 * device.sigma), mean_ms=p50, cpu_util=1.0,
-                            weights=r.weights))
+        rows.append(replace(r, p50_ms=p50, p95_ms=p50 * sigma, mean_ms=p50, cpu_util=1.0, weights=r.weights))
+        if r.colocated != 1:
+            continue
+        for k in PARTIAL_COLOCATED:
+            for fps in PARTIAL_FPS:
+                others_busy = (k - 1) * solo * fps / 1e3
+                if others_busy + solo * fps / 1e3 >= 0.95:
+                    continue
+                p50 = solo * float(device.interference.slowdown(others_busy))
+                rows.append(replace(r, colocated=k, others_fps=fps, p50_ms=p50, p95_ms=p50 * sigma, mean_ms=p50,
+                                    cpu_util=min(1.0, (others_busy + solo * fps / 1e3)), weights=r.weights))
     meta = {"derived_from": device.table.profile.device.id, "derivation": device.info.derivation}
     return Profile(device.info, rows, meta)
 
@@ -196,6 +212,20 @@ DEFAULT_DERIVED = (
     DerivedSpec("gpu-l-1", "cuda", 600.0, 0.2, 132, 3350.0, 81920.0,
                 "synthetic accelerator: measured CPU cost / 600 + 0.2 ms per stage (H100-class guess, NOT measured)"),
 )
+
+
+def sized_rig(measured: Profile, streams: int, load: float = 0.55) -> Rig:
+    """The default rig with as many more ``gpu-l`` devices (the same derived class, so a predictor
+    trained on the default rig knows them) as it takes for ``streams`` streams of the workload mix to
+    be ``load`` of its nominal smallest-tier capacity: a rig that a deployment of that many streams
+    would have, for timing decisions that place streams instead of declaring them over capacity."""
+    derived = list(DEFAULT_DERIVED)
+    template = derived[-1]
+    per_device = nominal_capacity(build_rig(measured, [template])) - nominal_capacity(build_rig(measured, []))
+    short = streams / load - nominal_capacity(build_rig(measured))
+    for k in range(max(0, math.ceil(short / per_device))):
+        derived.append(replace(template, id=f"gpu-l-{k + 2}"))
+    return build_rig(measured, derived)
 
 
 def build_rig(measured: Profile, derived: Sequence[DerivedSpec] = DEFAULT_DERIVED, measured_id: str = "cpu-0") -> Rig:
@@ -551,7 +581,7 @@ class Simulation:
                 self.decide()
             self._frames()
             self.policy.maintain()
-            if self.policy.wants_replan():
+            if self.policy.wants_replan() or self.policy.wants_rebalance():
                 self.decide()
         self.result.retrains = getattr(self.predictor, "retrains", 0) if self.predictor is not None else 0
         return self.result

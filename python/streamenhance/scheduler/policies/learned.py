@@ -11,10 +11,10 @@ import numpy as np
 from streamenhance.errors import ConfigError
 from streamenhance.scheduler.costs import PredictorCost
 from streamenhance.scheduler.devices import DeviceInfo
-from streamenhance.scheduler.planner import PlannedStream, PlanOptions, Planner
+from streamenhance.scheduler.planner import PlannedStream, PlanOptions, Planner, PlanResult
 from streamenhance.scheduler.policy import Policy, register_policy
 from streamenhance.scheduler.predictor import PerfPredictor
-from streamenhance.scheduler.streams import Assignment, StreamInfo
+from streamenhance.scheduler.streams import Assignment, StreamInfo, StreamRequest
 
 
 @register_policy
@@ -22,8 +22,12 @@ class LearnedPolicy(Policy):
     """``learned``: maximise summed ΔPSNR subject to predicted p95 <= deadline x margin, utilisation and
     memory thresholds (``planner.Planner`` on ``costs.PredictorCost``).
 
-    Re-plans: the caller calls ``choose`` on arrivals, departures, resolution changes and device
-    changes; ``wants_replan`` asks for one after ``miss_trigger`` deadline misses of a stream within
+    Decisions: the caller calls ``choose`` on arrivals, departures, resolution changes and device
+    changes. When at most ``fast_max`` streams are new or changed and no re-plan is due, they are
+    placed next to the others (``Planner.place``: one vectorised exact-cost check, well under a
+    millisecond for 64 streams) and ``wants_rebalance`` asks the owner's maintenance pass for the full
+    plan; anything else (or a newcomer that fits nowhere as things stand) runs the full plan at once.
+    ``wants_replan`` asks for one after ``miss_trigger`` deadline misses of a stream within
     ``miss_window_s``, when a device's online correction moved by more than ``bias_replan`` (log) since
     the last plan, and after a retrain. Hysteresis (planner): downgrades and moves are immediate when
     a stream no longer fits; upgrades need budget headroom and a cooldown, so choices do not flap.
@@ -44,7 +48,7 @@ class LearnedPolicy(Policy):
 
     def __init__(self, *, predictor: PerfPredictor | None = None, options: PlanOptions | None = None,
                  miss_window_s: float = 2.0, miss_trigger: int = 1, bias_replan: float = 0.1, retrain: bool = False,
-                 **kwargs: Any) -> None:
+                 fast_max: int = 2, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.retrain = retrain
         self.predictor = predictor
@@ -54,9 +58,12 @@ class LearnedPolicy(Policy):
         self.bias_replan = bias_replan
         self._cost: PredictorCost | None = None
         self._planner: Planner | None = None
-        self._rows: dict[str, tuple[str, float, int, int]] = {}
-        self._x = np.zeros((0, 0), dtype=np.float32)
-        self._p50 = np.zeros(0)
+        self.fast_max = fast_max
+        self._rows: dict[str, tuple[str, float, np.ndarray, np.ndarray]] = {}
+        self._given: dict[str, tuple[StreamRequest, Assignment]] = {}
+        self._devices_at_plan: tuple[str, ...] = ()
+        self._rebalance: str | None = None
+        self._departed = False
         self._planned: dict[str, PlannedStream] = {}
         self._misses: dict[str, deque[float]] = {}
         self._bias_at_plan: dict[str, float] = {}
@@ -82,36 +89,69 @@ class LearnedPolicy(Policy):
     def choose(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo],
                predictor: PerfPredictor | None) -> dict[str, Assignment]:
         planner = self._ensure(predictor)
-        result = planner.plan(streams, devices)
-        self._planned = result.planned
-        self.over_capacity = result.over_capacity
+        fresh = self._fresh(streams, devices)
+        result = None
+        if fresh:
+            result = planner.place(streams, devices, fresh)
+        elif fresh is not None and self._departed:
+            # Departures only: the others stay as they are until the maintenance pass.
+            result = PlanResult({info.id: info.assignment for info in streams})  # type: ignore[misc]
+        self._departed = False
+        if result is not None:
+            # Arrivals, departures and switches: placed next to the others at once; the full plan
+            # (which may upgrade, move and rebalance) runs from ``maintain``.
+            self._rebalance = self._rebalance or f"{len(fresh or ())} arrival(s)/departure(s) handled without a full plan"
+            self._planned.update(result.planned)
+        else:
+            result = planner.plan(streams, devices)
+            self._planned = result.planned
+            self.over_capacity = result.over_capacity
+            self._rows = {}
+            self._bias_at_plan = {d.id: float(np.log(planner.estimator.bias(d.id))) for d in devices}
+            self._devices_at_plan = tuple(d.id for d in devices)
+            self._replan = self._rebalance = None
         self._remember_rows(streams, result.assignments, result.rows)
-        self._bias_at_plan = {d.id: float(np.log(planner.estimator.bias(d.id))) for d in devices}
-        self._replan = None
+        self._given = {info.id: (info.request, result.assignments[info.id]) for info in streams}
         return result.assignments
+
+    def _fresh(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo]) -> list[int] | None:
+        """Indices of the streams that are new or changed since the last decision, when the rest still
+        stands as decided and a placement of at most ``fast_max`` streams can decide; None when a
+        full plan is due (a re-plan was asked for, the devices changed, or too much changed)."""
+        if self._replan is not None or tuple(d.id for d in devices) != self._devices_at_plan:
+            return None
+        fresh = []
+        for i, info in enumerate(streams):
+            given = self._given.get(info.id)
+            if given is None or given[0] != info.request or given[1] != info.assignment:
+                fresh.append(i)
+                if len(fresh) > self.fast_max:
+                    return None
+        return fresh
 
     def _remember_rows(self, streams: Sequence[StreamInfo], assignments: dict[str, Assignment],
                        rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> None:
-        """Keep each stream's feature rows and predicted stage p50s (unbiased), to learn from its frames."""
-        self._rows = {}
+        """Keep each planned stream's feature rows and predicted stage p50s (unbiased), to learn from
+        its frames (``rows``: stage rows, the index of each row's stream, stage p50s; grouped by
+        stream in order)."""
         if rows is None:
             return
         x, owner, p50 = rows
-        self._x, self._p50 = x, p50
-        starts = np.searchsorted(owner, np.arange(len(streams) + 1))  # rows are grouped by stream, in order
-        for i, info in enumerate(streams):
-            self._rows[info.id] = (assignments[info.id].device, info.deadline_ms, int(starts[i]), int(starts[i + 1]))
+        ids, starts = np.unique(owner, return_index=True)
+        ends = np.append(starts[1:], len(owner))
+        for i, start, end in zip(ids.tolist(), starts.tolist(), ends.tolist()):
+            info = streams[i]
+            self._rows[info.id] = (assignments[info.id].device, info.deadline_ms, x[start:end], p50[start:end])
 
     def on_frame_done(self, stream_id: str, observed_ms: float) -> None:
         record = self._rows.get(stream_id)
         if record is None or self.predictor is None or not np.isfinite(observed_ms) or observed_ms <= 0:
             return
-        device, deadline, start, end = record
-        preds = self._p50[start:end]
+        device, deadline, x, preds = record
         total = float(preds.sum())
-        for k in range(start, end):
-            share = float(self._p50[k]) / total
-            self.predictor.observe(self._x[k], observed_ms * share, device, float(self._p50[k]), share)
+        for k in range(len(preds)):
+            share = float(preds[k]) / total
+            self.predictor.observe(x[k], observed_ms * share, device, float(preds[k]), share)
         if observed_ms > deadline:
             now = self.clock.now()
             misses = self._misses.setdefault(stream_id, deque(maxlen=16))
@@ -130,11 +170,15 @@ class LearnedPolicy(Policy):
 
     def on_stream_closed(self, stream_id: str) -> None:
         self._rows.pop(stream_id, None)
+        self._departed |= self._given.pop(stream_id, None) is not None
         self._misses.pop(stream_id, None)
         self._planned.pop(stream_id, None)
 
     def wants_replan(self) -> str | None:
         return self._replan
+
+    def wants_rebalance(self) -> str | None:
+        return self._rebalance
 
     def maintain(self) -> None:
         if self.retrain and self.predictor is not None and self.predictor.maybe_retrain():
