@@ -139,14 +139,14 @@ def random_request(rng: np.random.Generator) -> StreamRequest:
 
 
 def decision_latency(rig: Rig, predictor: PerfPredictor, quality: QualityTable, *, streams: int = 64,
-                     trials: int = 300, seed: int = 0) -> dict[str, float]:
+                     trials: int = 300, seed: int = 0) -> dict[str, Any]:
     """Time ``learned``'s decisions with ``streams`` active streams on the rig.
 
     Each trial is one departure plus one arrival followed by ``choose`` over all streams (the decision
     the arrival waits for: the fast placement, or the full plan when the newcomer fits nowhere as
     things stand), then the full plan the maintenance pass runs after a fast placement (timed
-    separately as ``rebalance``: it runs off the decision path); cost grids of the workload's configurations are computed beforehand
-    (``warm``), as the service does at start-up. Also reports full re-plans (no stream placed yet) and
+    separately as ``rebalance``: it runs off the decision path); cost grids of the workload's
+    configurations are computed beforehand (``warm``), as the service does at start-up. Also reports full re-plans (no stream placed yet) and
     the cold grid computation.
     """
     rng = np.random.default_rng(seed)

@@ -119,6 +119,22 @@ def _at_count(p95: np.ndarray, others: np.ndarray) -> np.ndarray:
     return np.exp((1 - w) * np.log(p95[:, :, d, lo, :]) + w * np.log(p95[:, :, d, hi, :]))
 
 
+def _stage_costs(planner: Planner, bank: _Bank, cfg: np.ndarray, tier: np.ndarray, dev: np.ndarray, others: np.ndarray,
+                 others_macs: np.ndarray, dev_macs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Stage rows of streams (``cfg``, ``tier``, ``dev``, one entry per stream) with their co-load
+    filled in, each row's stream index (grouped, in order), and the predicted stage p50 / p95
+    (unbiased): one MLP call for all of them."""
+    from streamenhance.scheduler.features import set_coload
+
+    assert bank.rows is not None
+    mask = bank.mask[cfg]  # (n, 2)
+    x = bank.rows[cfg, tier, dev][mask]  # (rows, F): the stages that run
+    owner = np.repeat(np.arange(len(cfg)), mask.sum(1))
+    set_coload(x, others[owner], others_macs[owner], dev_macs[owner])
+    p50, p95 = planner.estimator.predict_rows(x)  # type: ignore[attr-defined]
+    return x, owner, p50, p95
+
+
 class _Bank:
     """Cost grids of every request config seen, stacked for one (estimator version, device list)."""
 
@@ -279,13 +295,13 @@ class Planner:
                 return None
             dev[i], tier[i] = d, TIERS.index(a.tier)  # type: ignore[union-attr]
         ctx = _Placing(self, bank, cfg, devices)
-        touched: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        touched: dict[int, tuple[np.ndarray, np.ndarray, float, float]] = {}
         for f in fresh:
             choice = ctx.best(f, dev, tier, streams[f])
             if choice is None:
                 return None
-            dev[f], tier[f], members, costs = choice
-            touched.update({int(j): tuple(c[k] for c in costs) for k, j in enumerate(members)})  # type: ignore[misc]
+            dev[f], tier[f], costs = choice
+            touched.update(costs)
         return ctx.result(streams, dev, tier, fresh, touched)
 
     def plan(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo]) -> PlanResult:
@@ -317,8 +333,8 @@ class _Placing:
         self.own = bank.own[:, :, None] / self.dev_macs[None, None, :]  # (C, T, D) load in device units
 
     def best(self, f: int, dev: np.ndarray, tier: np.ndarray, info: StreamInfo) -> tuple[Any, ...] | None:
-        """(device, tier, member indices, (stage rows, stage p50, p50, p95) per member) for stream
-        ``f``, or None when it fits nowhere without changing the others."""
+        """(device, tier, {stream index: (stage rows, stage p50s, p50, p95)} of it and the streams on
+        that device) for stream ``f``, or None when it fits nowhere without changing the others."""
         bank, opt, n_d = self.bank, self.p.options, len(self.devices)
         members = np.flatnonzero(dev >= 0)
         md, mt, mc = dev[members], tier[members], self.cfg[members]
@@ -347,53 +363,48 @@ class _Placing:
         candidates = sorted(((q[t], d == pref, d == current, slack[t, d], t, d) for t, d in zip(*np.nonzero(ok))),
                             reverse=True)
         for *_, t, d in candidates[:3]:
-            on_d = members[md == d]
-            costs = self._exact(np.append(on_d, f), np.append(tier[on_d], t), int(d))
+            together = np.append(members[md == d], f)
+            x, owner, stage, p50, p95 = self._exact(together, np.append(tier[together[:-1]], t), int(d))
             headroom = 1.0 if t == 0 else opt.upgrade_headroom
-            if np.all(costs[3] <= bank.budget[self.cfg[np.append(on_d, f)]] * headroom):
-                return int(d), int(t), np.append(on_d, f), costs
+            if np.all(p95 <= bank.budget[self.cfg[together]] * headroom):
+                costs = {int(j): (x[owner == k], stage[owner == k], float(p50[k]), float(p95[k]))
+                         for k, j in enumerate(together)}
+                return int(d), int(t), costs
         return None
 
     def _exact(self, streams: np.ndarray, tiers: np.ndarray, d: int) -> tuple[np.ndarray, ...]:
-        """(stage rows, unbiased stage p50, p50, p95) of ``streams`` at ``tiers`` together on device ``d``."""
-        from streamenhance.scheduler.features import set_coload
-
-        bank, cfg = self.bank, self.cfg[streams]
-        assert bank.rows is not None
-        x = bank.rows[cfg, tiers, d].copy()  # (k, 2, F)
-        own = bank.own[cfg, tiers]
-        n = len(streams)
-        set_coload(x.reshape(-1, x.shape[-1]), np.full(2 * n, n - 1), np.repeat(own.sum() - own, 2),
-                   np.full(2 * n, self.dev_macs[d]))
-        mask = bank.mask[cfg]
-        stage, stage95 = np.zeros((n, 2)), np.zeros((n, 2))
-        stage[mask], stage95[mask] = self.p.estimator.predict_rows(x[mask])  # type: ignore[attr-defined]
-        return x, stage, stage.sum(1) * self.bias[d], stage95.sum(1) * self.bias[d]
+        """(stage rows, each row's position in ``streams``, unbiased stage p50s, p50, p95) of ``streams``
+        at ``tiers`` together on device ``d``."""
+        cfg, n = self.cfg[streams], len(streams)
+        own = self.bank.own[cfg, tiers]
+        x, owner, p50, p95 = _stage_costs(self.p, self.bank, cfg, tiers, np.full(n, d), np.full(n, n - 1),
+                                          own.sum() - own, np.full(n, self.dev_macs[d]))
+        bias = self.bias[d]
+        return x, owner, p50, np.bincount(owner, p50, n) * bias, np.bincount(owner, p95, n) * bias
 
     def result(self, streams: Sequence[StreamInfo], dev: np.ndarray, tier: np.ndarray, fresh: Sequence[int],
-               touched: dict[int, tuple[np.ndarray, ...]]) -> PlanResult:
+               touched: dict[int, tuple[np.ndarray, np.ndarray, float, float]]) -> PlanResult:
+        """Assignments (the others' unchanged), the prediction and stage rows of every stream whose
+        load changed (``touched``: stage rows, stage p50s, p50, p95 per stream index)."""
         tag, budget = self.p.tag, self.bank.budget[self.cfg]
         counts = np.bincount(dev, minlength=len(self.devices))
         assignments = {info.id: info.assignment for info in streams}  # type: ignore[misc]
         for f in fresh:
             d = int(dev[f])
-            p95 = float(touched[f][3])
             assignments[streams[f].id] = Assignment(
                 TIERS[int(tier[f])], self.devices[d].id,
-                f"{tag}: predicted p95 {p95:.1f} ms of a {budget[f]:.1f} ms budget on {self.devices[d].id} "
+                f"{tag}: predicted p95 {touched[f][3]:.1f} ms of a {budget[f]:.1f} ms budget on {self.devices[d].id} "
                 f"({_streams(int(counts[d]))}); placed on arrival, full re-plan follows")
         planned = {}
         order = sorted(touched)
-        x, owner, stage_p50 = [], [], []
         for j in order:
-            rows, stage, p50, p95 = touched[j]
-            a = assignments[streams[j].id]
-            planned[streams[j].id] = PlannedStream(a.tier, a.device, float(p50), float(p95), float(budget[j]), False)
-            mask = self.bank.mask[self.cfg[j]]
-            x.append(rows[mask])
-            stage_p50.append(stage[mask])
-            owner.append(np.full(int(mask.sum()), j))
-        rows = (np.concatenate(x), np.concatenate(owner), np.concatenate(stage_p50)) if order else None
+            a, (_x, _stage, p50, p95) = assignments[streams[j].id], touched[j]
+            planned[streams[j].id] = PlannedStream(a.tier, a.device, p50, p95, float(budget[j]), False)
+        rows = None
+        if order:
+            rows = (np.concatenate([touched[j][0] for j in order]),
+                    np.concatenate([np.full(len(touched[j][0]), j) for j in order]),
+                    np.concatenate([touched[j][1] for j in order]))
         return PlanResult(assignments, planned, 0, rows)  # type: ignore[arg-type]
 
 
@@ -646,15 +657,9 @@ class _State:
     def _exact_rows(self, dev: np.ndarray, tier: np.ndarray, others: np.ndarray, others_macs: np.ndarray,
                     bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised exact costs from the bank's stage features (one MLP call for all streams)."""
-        from streamenhance.scheduler.features import set_coload
-
-        assert self.bank.rows is not None
         n = len(self.streams)
-        mask = self.bank.mask[self.cfg]  # (n, 2)
-        x = self.bank.rows[self.cfg, tier, dev][mask]  # (rows, F): the stages that run, grouped by stream
-        owner = np.repeat(np.arange(n), mask.sum(1))
-        set_coload(x, others[owner], others_macs[owner], self.dev_macs[dev][owner])
-        p50_rows, p95_rows = self.p.estimator.predict_rows(x)  # type: ignore[attr-defined]
+        x, owner, p50_rows, p95_rows = _stage_costs(self.p, self.bank, self.cfg, tier, dev, others, others_macs,
+                                                    self.dev_macs[dev])
         self.rows = (x, owner, p50_rows)
         return np.bincount(owner, p50_rows, n) * bias, np.bincount(owner, p95_rows, n) * bias
 

@@ -102,6 +102,8 @@ class LearnedPolicy(Policy):
             # (which may upgrade, move and rebalance) runs from ``maintain``.
             self._rebalance = self._rebalance or f"{len(fresh or ())} arrival(s)/departure(s) handled without a full plan"
             self._planned.update(result.planned)
+            self._given.update({streams[i].id: (streams[i].request, result.assignments[streams[i].id])
+                                for i in fresh or ()})
         else:
             result = planner.plan(streams, devices)
             self._planned = result.planned
@@ -110,8 +112,8 @@ class LearnedPolicy(Policy):
             self._bias_at_plan = {d.id: float(np.log(planner.estimator.bias(d.id))) for d in devices}
             self._devices_at_plan = tuple(d.id for d in devices)
             self._replan = self._rebalance = None
+            self._given = {info.id: (info.request, result.assignments[info.id]) for info in streams}
         self._remember_rows(streams, result.assignments, result.rows)
-        self._given = {info.id: (info.request, result.assignments[info.id]) for info in streams}
         return result.assignments
 
     def _fresh(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo]) -> list[int] | None:
