@@ -11,6 +11,9 @@ from streamenhance.errors import ConfigError
 Mode = Literal["off", "mild", "strong", "auto"]
 MODES: tuple[str, ...] = ("off", "mild", "strong", "auto")
 TIERS: tuple[str, ...] = ("tiny", "small", "medium", "large")
+# The rung below the network ladder: no network at all, only the native bicubic scaler. The scheduler
+# falls back to it when no network meets a stream's deadline (a frame late is worse than a plain one).
+BICUBIC: str = "bicubic"
 
 # User-facing scale values and the exact ratios they stand for: 1.33 is 4/3 (1080p -> 1440p).
 SCALE_RATIOS: dict[float, Fraction] = {

@@ -140,3 +140,20 @@ def test_the_package_installs_the_process_scheduler_as_default(ladder: Path, mon
     finally:
         service.reset_scheduler()
     assert service.scheduler_summary() == {}
+
+
+def test_an_advised_bicubic_rung_runs_no_network(ladder: Path) -> None:
+    """The scheduler's floor: no network, output of the plain scaler, reports keep flowing."""
+    advisor = FakeAdvisor("bicubic")
+    enhancer = Enhancer(scale=2, mode="off", tier="auto", device="cpu", advisor=advisor)
+    image = _frame(12, 20)
+    out = enhancer.enhance(image)
+    plain = Enhancer(scale=2, mode="off", tier="bicubic", device="cpu", advisor=None).enhance(image)
+    np.testing.assert_array_equal(out, plain)
+    info = enhancer.describe()
+    assert info["tier"] == "bicubic" and info["models"] == [] and info["tier_reason"] == "scheduler: fake: test"
+    assert len(advisor.streams[0].reports) == 1
+    advisor.streams[0].assignment = FakeAssignment("tiny")
+    advisor.streams[0].version += 1
+    enhancer.enhance(image)
+    assert enhancer.describe()["models"] == ["sr_tiny_x2_mild"]

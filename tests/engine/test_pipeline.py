@@ -185,7 +185,7 @@ def test_side_over_the_limit(identity_weights: Path, weights_env) -> None:
     [
         ({"scale": 3.0}, "scale: expected one of 1, 1.33, 1.5, 2, 4"),
         ({"mode": "max"}, "mode: expected one of off, mild, strong, auto"),
-        ({"tier": "huge"}, "tier: expected one of auto, tiny"),
+        ({"tier": "huge"}, "tier: expected one of auto, bicubic, tiny"),
         ({"device": "gpu"}, "device: expected auto, cpu or cuda:N"),
         ({"bitrate_kbps": -1}, "bitrate_kbps"),
         ({"fps": 0}, "fps"),
@@ -222,3 +222,27 @@ def test_corrupt_weight_file(identity_weights: Path, weights_env) -> None:
     weights_env(identity_weights)
     with pytest.raises(WeightsError, match="corrupt"):
         Enhancer(scale=2, tier="tiny", device="cpu")
+
+
+# ------------------------------------------------------------------ the bicubic rung (no network)
+
+
+@pytest.mark.parametrize("scale", [2, 1.5, 4])
+def test_bicubic_tier_is_the_native_scaler_alone(random_weights: Path, weights_env, rng, scale) -> None:
+    """Tier ``bicubic`` runs no network, even with artifact removal asked for: MATLAB bicubic of the input."""
+    weights_env(random_weights)
+    image = frame(rng, 30, 44)
+    enhancer = Enhancer(scale=scale, mode="strong", tier="bicubic", device="cpu")
+    out = enhancer.enhance(image)
+    out_w, out_h = output_size(44, 30, scale)
+    expected = reference.planar_to_bgr(reference.resize(reference.bgr_to_planar(image), (out_h, out_w)))
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1
+    info = enhancer.describe()
+    assert info["tier"] == "bicubic" and info["models"] == [] and info["mode"] == "off"
+    assert "no network" in info["mode_reason"]
+
+
+def test_bicubic_tier_needs_no_weights(tmp_path: Path, weights_env, rng) -> None:
+    weights_env(tmp_path)  # an empty weights folder
+    out = Enhancer(scale=2, mode="off", tier="bicubic", device="cpu").enhance(frame(rng, 8, 8))
+    assert out.shape == (16, 16, 3)

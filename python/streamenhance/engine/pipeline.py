@@ -5,6 +5,7 @@ frame (BGR(A) uint8; numpy, torch CUDA or cupy)
   -> artifact removal (mode off/mild/strong/auto), padded to the net's multiple internally
   -> SR residual at input resolution; the native kernel adds it to a MATLAB-bicubic base and packs
      BGR uint8 in one pass (x1.33 / x1.5: x2, then a float downscale before packing)
+     (tier ``bicubic``: no network at all, the native bicubic scaler alone)
   -> BGR(A) uint8 of the same array kind; alpha is resized with bicubic.
 """
 
@@ -26,7 +27,7 @@ from torch import nn
 
 from streamenhance import native
 from streamenhance.advice import Advisor, TierAdvice, default_advisor
-from streamenhance.config import MODES, TIERS, check_choice, output_size, scale_ratio
+from streamenhance.config import BICUBIC, MODES, TIERS, check_choice, output_size, scale_ratio
 from streamenhance.engine.devices import conv_throughput, resolve_device
 from streamenhance.engine.frames import ArrayKind, check_frame
 from streamenhance.engine.modes import AutoMode, ModeDecision
@@ -111,6 +112,8 @@ class Enhancer:
             ``bitrate_kbps`` when given, else a no-reference estimate of the frames).
         tier: SR model size (``tiny`` .. ``large``) or ``auto``: the tier ``advisor`` assigns the
             stream, else the largest that fits the frame interval on this device by measured throughput.
+            ``bicubic`` runs no network (no artifact removal either): the native bicubic scaler alone,
+            the rung the scheduler falls back to when no network meets a stream's deadline.
         device: ``auto``, ``cpu`` or ``cuda:N``.
         bitrate_kbps: bitrate of the incoming stream (0 = unknown), for mode ``auto``.
         fps: frame rate of the stream, for mode ``auto`` and tier ``auto``.
@@ -140,7 +143,7 @@ class Enhancer:
         self.ratio: Fraction = scale_ratio(scale)
         self.scale = float(scale)
         self.mode_setting = check_choice("mode", mode, MODES)
-        self.tier_setting = check_choice("tier", tier, ("auto", *TIERS))
+        self.tier_setting = check_choice("tier", tier, ("auto", BICUBIC, *TIERS))
         if bitrate_kbps < 0 or not np.isfinite(bitrate_kbps):
             raise ConfigError(f"bitrate_kbps: expected a number >= 0, got {bitrate_kbps!r}")
         if fps <= 0 or not np.isfinite(fps):
@@ -155,7 +158,7 @@ class Enhancer:
         # Fail now, not on the first frame, when the requested weights are not installed.
         if self.net_scale > 1:
             choose_sr(self._entries, self.tier_setting, self.net_scale, self._sr_mode_hint())
-        if self.mode_setting in ("mild", "strong"):
+        if self.mode_setting in ("mild", "strong") and self.tier_setting != BICUBIC:
             self._load(choose_ar(self._entries, self.mode_setting, self._ar_tier_hint()))
         self._advisor = default_advisor() if advisor is DEFAULT_ADVISOR else advisor
         if self._advisor is not None and not callable(self._advisor):
@@ -190,12 +193,15 @@ class Enhancer:
         with torch.inference_mode():
             image = self._to_device(frame, kind)
             state.mode = self._resolve_mode(image, kind, state)
+            plan = self._sr_plan(state, (height, width), (out_h, out_w)) if self.net_scale > 1 else None
+            if (plan.entry is None) if plan is not None else self.tier_setting == BICUBIC:
+                state.mode = ModeDecision("off", f"tier {BICUBIC}: no network runs")
             planar = native.bgr_to_planar(self._native_view(image), dtype=_numpy_dtype(self.dtype))
             x = self._from_native(planar)
             models: list[str] = []
             if state.mode.mode != "off":
                 x = self._artifact_removal(x, state.mode.mode, models)
-            out = self._upscale_and_pack(x, (out_h, out_w), channels, state, models)
+            out = self._upscale_and_pack(x, plan, (out_h, out_w), channels, models)
             state.models = models
             if channels == 4:
                 self._copy_alpha(image, out, (out_h, out_w))
@@ -215,7 +221,7 @@ class Enhancer:
             "mode": mode.mode if mode else self.mode_setting,
             "mode_reason": mode.reason if mode else "",
             "tier_setting": self.tier_setting,
-            "tier": state.sr_plan.entry.spec.tier if state.sr_plan else ("none" if self.net_scale == 1 else "auto"),
+            "tier": state.sr_plan.tier if state.sr_plan else ("none" if self.net_scale == 1 else "auto"),
             "tier_reason": state.tier_reason,
             "device": str(self.device),
             "dtype": str(self.dtype).replace("torch.", ""),
@@ -306,12 +312,14 @@ class Enhancer:
         return y[..., :height, :width].clamp_(0.0, 1.0)
 
     def _upscale_and_pack(
-        self, x: torch.Tensor, out_hw: tuple[int, int], channels: int, state: StreamState, models: list[str]
+        self, x: torch.Tensor, plan: SRPlan | None, out_hw: tuple[int, int], channels: int, models: list[str]
     ) -> Any:
         """SR (if any) + native post-processing; returns a native-kind uint8 array of ``out_hw``."""
-        if self.net_scale == 1:
+        if plan is None:
             return native.planar_to_bgr(self._native_view(x.contiguous()), channels=channels)
-        plan = self._sr_plan(state, tuple(x.shape[-2:]), out_hw)
+        if plan.entry is None:
+            scaled = native.resize(self._native_view(x.contiguous()), out_hw)
+            return native.planar_to_bgr(scaled, channels=channels)
         spec, model = self._load(plan.entry)
         models += [spec.name] * plan.passes
         for _ in range(plan.passes - 1):

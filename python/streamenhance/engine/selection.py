@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from streamenhance.config import TIERS
+from streamenhance.config import BICUBIC, TIERS
 from streamenhance.errors import WeightsError
 from streamenhance.models import CatalogEntry
 
@@ -16,10 +16,17 @@ AUTO_TIER_BUDGET = 0.5
 
 @dataclass(frozen=True)
 class SRPlan:
-    """SR weights and how often to apply them (x4 from an x2 net = two passes)."""
+    """SR weights and how often to apply them (x4 from an x2 net = two passes); no entry: bicubic only."""
 
-    entry: CatalogEntry
+    entry: CatalogEntry | None
     passes: int
+
+    @property
+    def tier(self) -> str:
+        return self.entry.spec.tier if self.entry is not None else BICUBIC
+
+
+BICUBIC_PLAN = SRPlan(None, 0)
 
 
 def _tier_rank(entry: CatalogEntry) -> int:
@@ -50,7 +57,9 @@ def sr_candidates(entries: list[CatalogEntry], net_scale: int, mode: str) -> lis
 
 
 def choose_sr(entries: list[CatalogEntry], tier: str, net_scale: int, mode: str) -> list[SRPlan]:
-    """Candidate plans for an explicit tier (one) or for "auto" (all, cheapest first)."""
+    """Candidate plans for an explicit tier (one) or for "auto" (all networks, cheapest first)."""
+    if tier == BICUBIC:
+        return [BICUBIC_PLAN]
     plans = sr_candidates(entries, net_scale, mode)
     if not plans:
         sr = [e for e in entries if e.spec.kind == "sr"]
@@ -79,6 +88,8 @@ def auto_tier(plans: list[SRPlan], output_pixels: int, fps: float, macs_per_seco
 
 def advised_plan(plans: list[SRPlan], assignment: Any) -> tuple[SRPlan, str]:
     """The plan of the advisor's tier, else the largest installed tier below it, else the cheapest."""
+    if assignment.tier == BICUBIC:
+        return BICUBIC_PLAN, f"scheduler: {assignment.reason}"
     wanted = TIERS.index(assignment.tier) if assignment.tier in TIERS else 0
     at_or_below = [p for p in plans if _tier_rank(p.entry) <= wanted]
     plan = at_or_below[-1] if at_or_below else plans[0]
