@@ -80,7 +80,9 @@ def test_real_mode_runs_each_policy_through_the_engine(no_leaked_threads) -> Non
     assert set(result["policies"]) == {"learned", "static_smallest"}
     for figures in result["policies"].values():
         assert figures["frames"] > 0 and 0.0 <= figures["on_time"] <= 1.0 and figures["mean_ms"] > 0
-        assert set(figures["tiers"]) <= {"tiny", "small", "medium", "large"}
+        assert set(figures["tiers"]) <= {"bicubic", "tiny", "small", "medium", "large"}
+        assert figures["missed"] == round((1.0 - figures["on_time"]) * (figures["frames"] + figures["skipped"]))
+        assert figures["mean_dpsnr"] >= 0.0
     assert result["policies"]["static_smallest"]["tiers"].keys() == {"tiny"}
     table = "\n".join(real_table(result))
     assert "| learned |" in table and "| static_smallest |" in table

@@ -10,6 +10,7 @@ import pytest
 from streamenhance.cli.main import main
 from streamenhance.errors import ConfigError
 from streamenhance.scheduler.costs import ProfileTable, TableCost
+from streamenhance.scheduler.devices import DeviceInfo
 from streamenhance.scheduler.profile import LADDER_NOTE, Profile, default_profile
 from streamenhance.scheduler.streams import StreamRequest
 from tests.scheduler.conftest import synthetic_profile
@@ -62,3 +63,32 @@ def test_profile_cli_measures_the_real_engine(tmp_path: Path, capsys: pytest.Cap
     installed = profile.rows[0].weights
     assert installed == LADDER_NOTE or installed.startswith("shipped:")
     assert "NOT valid" in capsys.readouterr().out
+
+
+def test_profile_cli_measures_the_bicubic_rung_and_updates_a_profile(tmp_path: Path) -> None:
+    """``--tiers bicubic`` measures the native scaler as SR rows only (it runs no AR), and ``--update``
+    adds them to an existing profile, replacing a cell measured again and recording the update."""
+    out = tmp_path / "profile.json"
+    args = ["--resolutions", "360p", "--colocated", "1", "--min-frames", "1", "--min-seconds", "0",
+            "--max-seconds", "1", "--no-progress", "--smoke"]
+    assert main(["profile", "--json", str(out), "--kinds", "sr", "--tiers", "tiny", *args]) == 0
+    first = Profile.load(out)
+    assert main(["profile", "--json", str(out), "--kinds", "sr", "ar", "--tiers", "bicubic", "tiny", "--update",
+                 *args]) == 0
+    profile = Profile.load(out)
+    cells = sorted((r.kind, r.tier, r.width, r.colocated) for r in profile.rows)
+    assert cells == [("ar", "tiny", 640, 1), ("sr", "bicubic", 640, 1), ("sr", "tiny", 640, 1)]
+    bicubic = next(r for r in profile.rows if r.tier == "bicubic")
+    assert bicubic.params == 0 and bicubic.macs_per_pixel > 0 and "no network" in bicubic.weights
+    assert bicubic.p50_ms > 0
+    assert profile.meta["created"] == first.meta["created"]  # the profile's own record stays
+    (update,) = profile.meta["updates"]
+    assert update["grid"]["tiers"] == ["bicubic", "tiny"] and update["device"]["kind"] == "cpu"
+
+
+def test_a_profile_of_another_device_class_is_not_merged() -> None:
+    profile = synthetic_profile()
+    other = synthetic_profile()
+    other.device = DeviceInfo(**{**other.device.as_dict(), "device_class": "cpu-other"})
+    with pytest.raises(ConfigError, match="cpu-other"):
+        profile.updated(other)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from streamenhance.config import MODES, SCALES, TIERS
+from streamenhance.config import BICUBIC, MODES, SCALES, TIERS
 
 
 def add_engine_flags(parser: argparse.ArgumentParser, default_mode: str = "auto") -> None:
     parser.add_argument("--scale", type=float, default=2.0, help=f"output/input size ratio: {', '.join(f'{s:g}' for s in SCALES)} (default 2)")
     parser.add_argument("--mode", choices=MODES, default=default_mode, help=f"artifact removal (default {default_mode})")
-    parser.add_argument("--tier", choices=("auto", *TIERS), default="auto", help="model size (default auto)")
+    parser.add_argument("--tier", choices=("auto", BICUBIC, *TIERS), default="auto",
+                        help=f"model size (default auto; {BICUBIC}: no network, the native scaler alone)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda:N (default auto)")
     parser.add_argument(
         "--bitrate", type=float, default=None, metavar="KBPS",

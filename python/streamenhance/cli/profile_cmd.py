@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from streamenhance.cli.options import add_cell_limit_flags, positive_int
-from streamenhance.config import TIERS
+from streamenhance.scheduler.variants import LADDER
 
 RESOLUTIONS = ("360p", "480p", "720p", "1080p")
 
@@ -19,11 +19,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", type=Path, required=True, metavar="OUT", help="profile file to write")
     parser.add_argument("--device", default="cpu", help="cpu or cuda:N (default cpu)")
     parser.add_argument("--kinds", nargs="+", choices=("sr", "ar"), default=["sr", "ar"])
-    parser.add_argument("--tiers", nargs="+", choices=TIERS, default=list(TIERS))
+    parser.add_argument("--tiers", nargs="+", choices=LADDER, default=list(LADDER),
+                        help="rungs to measure (default all; bicubic = the native scaler, no network)")
     parser.add_argument("--resolutions", nargs="+", choices=RESOLUTIONS, default=list(RESOLUTIONS))
     parser.add_argument("--colocated", nargs="+", type=positive_int, default=[1, 2, 4], metavar="K",
                         help="streams running at once (default 1 2 4)")
     add_cell_limit_flags(parser, min_frames=5, min_seconds=2.0, max_seconds=30.0, what="frames per stream and cell")
+    parser.add_argument("--update", action="store_true",
+                        help="add the measured cells to the existing --json profile (same device) instead of "
+                             "replacing it; the update is recorded in its meta")
     parser.add_argument("--smoke", action="store_true", help="mark the result as a smoke profile (not for scheduling)")
     parser.add_argument("--wait-idle", type=float, default=0.0, metavar="MINUTES",
                         help="first wait (polling every 5 minutes) until no `streamenhance train` runs, "
@@ -49,7 +53,7 @@ def wait_idle(minutes: float, poll_s: float = 300.0) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streamenhance.scheduler.profile import CellLimits, format_command, measure_profile
+    from streamenhance.scheduler.profile import CellLimits, Profile, format_command, measure_profile
 
     if args.wait_idle > 0 and not wait_idle(args.wait_idle):
         print("profile: training still running after the wait; measuring anyway (marked as not valid)", file=sys.stderr)
@@ -58,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
         kinds=args.kinds, tiers=args.tiers, resolutions=args.resolutions, colocated=args.colocated, limits=limits,
         device=args.device, progress=not args.no_progress, command=format_command(sys.argv[1:]), smoke=args.smoke,
     )
+    if args.update:
+        profile = Profile.load(args.json).updated(profile)
     profile.save(args.json)
     valid = profile.meta["conditions"]["valid"]
     print(f"wrote {args.json}: {len(profile.rows)} cells in {profile.meta['seconds']:.0f} s"

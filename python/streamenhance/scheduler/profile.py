@@ -4,7 +4,8 @@
 off; AR: scale 1, mode strong), tier, resolution and co-located count k, k threads each run their own
 Enhancer back to back, and the latencies of the frames that finished while all k were running give
 p50/p95. Costs do not depend on weight values, so tiers without shipped weights run a freshly built
-ladder model (``models.build_model(*models.tiers.hyperparameters(...))``); every row says which.
+ladder model (``models.build_model(*models.tiers.hyperparameters(...))``); every row says which. The
+``bicubic`` rung (no network) is measured as an SR row only: it runs no AR whatever the mode.
 
 Measuring while other jobs load the machine gives wrong numbers: the file records the training
 processes seen and the load average, and ``conditions.valid`` is False when either was present.
@@ -28,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from streamenhance.config import TIERS
+from streamenhance.config import BICUBIC
 from streamenhance.errors import ConfigError
 from streamenhance.scheduler.collector import process_cpu_s, rss_mb
 from streamenhance.scheduler.devices import DeviceInfo
+from streamenhance.scheduler.variants import LADDER
 
 PROFILE_FORMAT = "streamenhance-profile/1"
 PROFILES_DIR = Path(__file__).resolve().parent / "profiles"
@@ -112,6 +114,19 @@ class Profile:
         rows = [ProfileRow(**{k: r[k] for k in ProfileRow.__dataclass_fields__ if k in r}) for r in data["rows"]]
         return cls(DeviceInfo.from_dict(data["device"]), rows, data.get("meta", {}))
 
+    def updated(self, other: Profile) -> Profile:
+        """This profile with ``other``'s rows added (a row of the same cell is replaced) and recorded in
+        ``meta.updates``; both must describe the same device."""
+        if other.device.device_class != self.device.device_class:
+            raise ConfigError(f"profile update: measured on {other.device.device_class!r}, "
+                              f"the profile is of {self.device.device_class!r}")
+        cells = {_cell(r) for r in other.rows}
+        rows = [r for r in self.rows if _cell(r) not in cells] + list(other.rows)
+        update = {k: other.meta.get(k) for k in ("command", "created", "seconds", "host", "grid", "conditions")}
+        update["device"] = other.device.as_dict()  # the same class of machine can differ in speed: kept
+        meta = {**self.meta, "updates": [*self.meta.get("updates", []), update]}
+        return Profile(self.device, rows, meta)
+
     @classmethod
     def load(cls, path: Path) -> Profile:
         """Read a profile file.
@@ -168,6 +183,10 @@ def conditions() -> dict[str, Any]:
     return {"train_processes": training_processes(), "load_avg_1m": os.getloadavg()[0]}
 
 
+def _cell(row: ProfileRow) -> tuple[str, str, int, int, int, float]:
+    return (row.kind, row.tier, row.width, row.height, row.colocated, row.others_fps)
+
+
 # ---------------------------------------------------------------------- weights for measuring
 
 
@@ -179,7 +198,7 @@ def prepare_weights(folder: Path, kinds: Sequence[str], tiers: Sequence[str]) ->
     installed = {(e.spec.kind, e.spec.tier, e.spec.scale): e for e in catalog()}
     sources: dict[tuple[str, str], str] = {}
     for kind in kinds:
-        for tier in tiers:
+        for tier in (t for t in tiers if t != BICUBIC):
             scale = 2 if kind == "sr" else 1
             entry = installed.get((kind, tier, scale))
             mode = "mild" if kind == "sr" else "strong"
@@ -262,7 +281,7 @@ def _run_cell(make_engine: Callable[[], Any], frame: np.ndarray, streams: int, l
 def measure_profile(
     *,
     kinds: Sequence[str] = KINDS,
-    tiers: Sequence[str] = TIERS,
+    tiers: Sequence[str] = LADDER,
     resolutions: Sequence[str] = tuple(RESOLUTIONS),
     colocated: Sequence[int] = COLOCATED,
     limits: CellLimits | None = None,
@@ -301,15 +320,19 @@ def measure_profile(
     before = conditions()
     descriptor = local_cpu() if device == "cpu" else local_cuda(int(device.split(":")[1]) if ":" in device else 0)
     rng = np.random.default_rng(seed)
-    cells = [(k, t, r, c) for k in kinds for t in tiers for r in resolutions for c in colocated]
+    cells = [(k, t, r, c) for k in kinds for t in tiers for r in resolutions for c in colocated
+             if not (t == BICUBIC and k == "ar")]
     rows: list[ProfileRow] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="streamenhance-profile-") as tmp:
         folder = Path(tmp)
         sources = prepare_weights(folder, kinds, tiers)
         from streamenhance.models import catalog
+        from streamenhance.scheduler.variants import variant
 
-        specs = {(e.spec.kind, e.spec.tier): e.spec for e in catalog(folder)}
+        specs: dict[tuple[str, str], Any] = {(e.spec.kind, e.spec.tier): e.spec for e in catalog(folder)}
+        specs[("sr", BICUBIC)] = variant("sr", BICUBIC, 2)
+        sources[("sr", BICUBIC)] = "native bicubic scaler (no network)"
         bar = tqdm(cells, desc="profile", unit="cell", disable=not progress, dynamic_ncols=True)
         for kind, tier, res, k in bar:
             width, height = RESOLUTIONS[res]
@@ -324,7 +347,7 @@ def measure_profile(
             lat = np.asarray(result["latencies"])
             spec = specs[(kind, tier)]
             rows.append(ProfileRow(
-                kind=kind, tier=tier, scale=spec.scale, mode=spec.mode, width=width, height=height, colocated=k,
+                kind=kind, tier=tier, scale=spec.scale, mode="mild" if tier == BICUBIC else spec.mode, width=width, height=height, colocated=k,
                 p50_ms=float(np.percentile(lat, 50)), p95_ms=float(np.percentile(lat, 95)),
                 mean_ms=float(lat.mean()), frames=int(lat.size), cpu_util=float(result["cpu_util"]),
                 rss_mb=rss_mb(), params=spec.params, macs_per_pixel=spec.macs_per_pixel,

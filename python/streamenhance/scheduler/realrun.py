@@ -3,10 +3,12 @@
 ``learned`` is compared in the same run with the static tiers (smallest and largest), one policy after
 the other on the same machine.
 
-Each stream is a thread with its own Enhancers (one per tier it is given), fed random frames at its
-frame rate; before every frame it reads its assignment, after it reports the engine time. A frame
-that starts more than one interval late is skipped and counted as missed. The predictor is trained
-on the measured profile of this machine only. The numbers are only as good as the machine is quiet.
+Each stream is a thread with its own Enhancers (one per rung of the ladder, ``bicubic`` included),
+fed random frames at its frame rate; before every frame it reads its assignment, after it reports the
+engine time. A frame that starts more than one interval late is skipped and counted as missed. The
+predictor is trained on the measured profile of this machine only. ΔPSNR is the quality table's gain
+of the tier each on-time frame ran at (late and skipped frames count 0). The numbers are only as good
+as the machine is quiet.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from streamenhance.config import TIERS
 from streamenhance.scheduler.clock import MonotonicClock
 from streamenhance.scheduler.dataset import train_on_profiles
 from streamenhance.scheduler.policy import StaticPlacement
 from streamenhance.scheduler.profile import Profile, conditions, prepare_weights
+from streamenhance.scheduler.quality import quality_table
 from streamenhance.scheduler.service import Scheduler
 from streamenhance.scheduler.streams import StreamRequest
+from streamenhance.scheduler.variants import LADDER
 
 
 REAL_POLICIES = ("learned", "static_smallest", "static_largest")
@@ -56,15 +59,16 @@ def _run_policy(policy: str, predictor: Any, device: Any, streams: int, seconds:
     frame = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
     with tempfile.TemporaryDirectory(prefix="streamenhance-real-") as tmp:
         folder = Path(tmp)
-        prepare_weights(folder, ("sr",), TIERS)
+        prepare_weights(folder, ("sr",), LADDER)
         # Every stream's engines are built and warmed before the clock starts: a tier switch mid-run then
         # costs what the frame costs, and a static policy is not charged for building its engine.
-        engines = [{tier: Enhancer(2.0, "off", tier, "cpu", weights_dir=folder) for tier in TIERS}
+        engines = [{tier: Enhancer(2.0, "off", tier, "cpu", weights_dir=folder) for tier in LADDER}
                    for _ in range(streams)]
         for per_stream in engines:
             for engine in per_stream.values():
                 engine.enhance(frame)
-        handles = [scheduler.register_stream(StreamRequest(size[0], size[1], fps, 2.0, "off")) for _ in range(streams)]
+        request = StreamRequest(size[0], size[1], fps, 2.0, "off")
+        handles = [scheduler.register_stream(request) for _ in range(streams)]
         start = time.perf_counter() + 0.5
         end = start + seconds
 
@@ -111,9 +115,12 @@ def _run_policy(policy: str, predictor: Any, device: Any, streams: int, seconds:
     tiers: dict[str, int] = {}
     for _, _, tier, _ in flat:
         tiers[tier] = tiers.get(tier, 0) + 1
+    quality = quality_table()
+    gained = sum(quality.stream_gain(request, tier) for ms, deadline, tier, _ in flat if ms <= deadline)
     scheduler.close()
     return {
         "frames": len(flat), "skipped": sum(skipped), "on_time": on_time / max(total, 1),
+        "missed": total - on_time, "mean_dpsnr": gained / max(total, 1),
         "mean_ms": float(np.mean([r[0] for r in flat])) if flat else float("nan"),
         "p95_ms": float(np.percentile([r[0] for r in flat], 95)) if flat else float("nan"),
         "tiers": tiers, "predictor_mape": float(errors.mean()) if errors.size else float("nan"),

@@ -1,7 +1,10 @@
-"""Model variants (one network of one tier) and the pipeline a stream runs at a tier.
+"""Model variants (one network of one tier) and the pipeline a stream runs at a rung of ``LADDER``.
 
 Costs do not depend on weight values, so a variant's params and MACs come from the installed weights'
 metadata when present, else from a freshly built ladder model (``models.tiers.hyperparameters``).
+
+The scheduler's ladder has one rung below the networks: ``bicubic``, the engine's native scaler alone
+(no network, ΔPSNR 0). It is the floor a stream falls back to when no network meets its deadline.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from streamenhance.config import TIERS
+from streamenhance.config import BICUBIC, TIERS
 from streamenhance.scheduler.streams import StreamRequest
 
 AR_MODES = ("mild", "strong")
+LADDER: tuple[str, ...] = (BICUBIC, *TIERS)  # what the scheduler can assign, cheapest first
+# Multiply-adds per output pixel of the native x2 bicubic upscale: 4 taps per pass, 2 passes, 3 planes.
+BICUBIC_MACS_PER_PIXEL = 24.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,8 @@ class ModelVariant:
 
     @property
     def tier_index(self) -> int:
-        return TIERS.index(self.tier)
+        """Position in the network ladder (tiny = 0); the bicubic rung below it is -1."""
+        return LADDER.index(self.tier) - 1
 
     @property
     def name(self) -> str:
@@ -60,6 +67,8 @@ _CACHE: dict[tuple[str, str, int, str, str], ModelVariant] = {}
 
 def variant(kind: str, tier: str, scale: int = 2, mode: str = "mild", weights_dir: Path | None = None) -> ModelVariant:
     """The variant of ``(kind, tier, scale)``; installed weights win over the ladder. Cached per process."""
+    if tier == BICUBIC:
+        return ModelVariant("sr", BICUBIC, scale, "-", 0, BICUBIC_MACS_PER_PIXEL, "native")
     key = (kind, tier, scale if kind == "sr" else 1, mode if kind == "ar" else "-", str(weights_dir))
     with _LOCK:
         if key in _CACHE:
@@ -106,10 +115,14 @@ def pipeline(request: StreamRequest, tier: str, weights_dir: Path | None = None)
     """Networks the engine runs per frame of ``request`` at ``tier``: AR (when mode != off), then SR.
 
     As in ``Enhancer``: AR runs at the input size (padded to a multiple of 4) with the same tier as SR;
-    x1.33/x1.5 run the x2 net then downscale, so the net outputs 4x the input pixels.
+    x1.33/x1.5 run the x2 net then downscale, so the net outputs 4x the input pixels. The bicubic rung
+    is one stage (the scaler, costed as the SR stage of x2 or x4), whatever the mode asks for.
     """
     stages: list[Stage] = []
     width, height = request.width, request.height
+    if tier == BICUBIC:
+        scale = max(net_scale(request.scale), 2)
+        return [Stage(variant("sr", BICUBIC, scale), width * height * scale * scale)]
     if request.runs_ar:
         mode = request.mode if request.mode in AR_MODES else "strong"  # auto: cost of either mode is the same
         padded = (-(-width // 4) * 4) * (-(-height // 4) * 4)
