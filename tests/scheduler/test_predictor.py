@@ -167,3 +167,89 @@ def test_clone_is_independent(trained, rig) -> None:
     x = _rows(predictor, rig)
     copy.observe(x[0], 1e3, "cpu-0", 1.0)
     assert predictor.state()["replay"] == 0 and copy.state()["replay"] == 1
+
+
+# ---------------------------------------------------------------------- structure of CostNet
+
+
+def _with_coload(x: np.ndarray, others: float, ratio: float) -> np.ndarray:
+    from streamenhance.scheduler.features import set_coload
+
+    out = x.copy()
+    set_coload(out, np.full(len(out), others), np.full(len(out), ratio), 1.0)
+    return out
+
+
+def test_numpy_inference_matches_the_torch_forward(trained) -> None:
+    """The fused NumPy path (standardisation folded into one first layer) computes what was trained."""
+    import torch
+
+    from streamenhance.scheduler.predictor import _forward_torch
+
+    predictor = trained[0]
+    x = predictor.offline.x
+    standardised = torch.from_numpy((x - predictor.mean) / predictor.std)
+    with torch.no_grad():
+        expected = _forward_torch(predictor._net, predictor._inputs, standardised, torch.from_numpy(x))
+    for got, want in zip(predictor._log_outputs(x), expected, strict=True):
+        np.testing.assert_allclose(got, want.numpy(), atol=1e-4)
+
+
+def test_own_fps_and_empty_coload_do_not_change_latency(trained, rig) -> None:
+    """A stage's latency does not depend on its own frame rate, and load without others (or others
+    without load) slows nothing."""
+    from streamenhance.scheduler.features import FPS
+
+    predictor = trained[0]
+    x = _rows(predictor, rig)
+    base = predictor.predict_features(x).p50_ms
+    fast = x.copy()
+    fast[:, FPS] = 2.0
+    np.testing.assert_allclose(predictor.predict_features(fast).p50_ms, base, rtol=1e-6)
+    np.testing.assert_allclose(predictor.predict_features(_with_coload(x, 0, 4.0)).p50_ms, base, rtol=1e-6)
+    np.testing.assert_allclose(predictor.predict_features(_with_coload(x, 3, 0.0)).p50_ms, base, rtol=1e-6)
+
+
+def test_latency_rises_with_coload_and_saturates_at_the_count(trained, rig) -> None:
+    """p50/p95 never fall as the others' load grows (the planner inverts the grid over it), and once
+    every other stream is fully busy more demand changes nothing (back-to-back neighbours)."""
+    from streamenhance.scheduler.features import SATURATING_RATIO
+
+    predictor = trained[0]
+    x = _rows(predictor, rig)
+    ratios = [0.0, 0.02, 0.1, 0.5, 1.0, 4.0, 8.0, SATURATING_RATIO]
+    p50 = np.stack([predictor.predict_features(_with_coload(x, 3, r)).p50_ms for r in ratios])
+    p95 = np.stack([predictor.predict_features(_with_coload(x, 3, r)).p95_ms for r in ratios])
+    assert np.all(np.diff(p50, axis=0) >= -1e-6 * p50[1:]) and np.all(np.diff(p95, axis=0) >= -1e-6 * p95[1:])
+    assert np.all(p50[-1] > p50[0])
+    beyond = predictor.predict_features(_with_coload(x, 3, 1e4)).p50_ms
+    np.testing.assert_allclose(beyond, p50[-1], rtol=1e-6)
+
+
+def test_predictions_stay_finite_on_extreme_rows(trained, rig) -> None:
+    predictor = trained[0]
+    x = _rows(predictor, rig)
+    for others, ratio in ((0, 0.0), (32, 8.0), (1000, 1e9), (1, 1e-12)):
+        pred = predictor.predict_features(_with_coload(x, others, ratio))
+        for values in (pred.p50_ms, pred.p95_ms, pred.efficiency, pred.memory_mb):
+            assert np.all(np.isfinite(values)) and np.all(values > 0)
+
+
+def test_load_rejects_weights_of_the_plain_mlp(trained, tmp_path: Path) -> None:
+    """Format /1 files (one plain MLP) are refused rather than loaded into the wrong network."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path = tmp_path / "p.safetensors"
+    trained[0].save(path)
+    with safe_open(str(path), framework="pt") as handle:
+        metadata = dict(handle.metadata())
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    save_file(tensors, str(path), metadata={**metadata, "format": "streamenhance-predictor/1"})
+    with pytest.raises(WeightsError, match="format"):
+        PerfPredictor.load(path)
+
+
+def test_hidden_layers_required() -> None:
+    with pytest.raises(ConfigError, match="hidden"):
+        PerfPredictor(["cpu-test"], ())

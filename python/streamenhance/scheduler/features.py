@@ -8,9 +8,13 @@ Columns (before standardisation):
 * device: is_cuda, log2 compute units, log10 memory bandwidth (GB/s), log10 conv MACs/s, log10 memory
   (MB), then a one-hot of the device class (the vocabulary of the training data, plus "other");
 * co-location: log1p(other streams on the device), log10(1 + 10 x others' MACs/s / device MACs/s),
-  and that ratio itself;
+  and that ratio itself (capped at ``MAX_COLOAD``; others that run back to back are encoded at the
+  cap, see ``SATURATING_RATIO``);
 * roofline: log(MACs per frame / device MACs/s, in ms): the network predicts log-latency as this
   plus a learned correction, which keeps it sane on combinations it has not seen.
+
+Column groups (``MODEL_COLUMNS``, ``DEVICE_COLUMNS``, ``static_columns``) say which inputs each part
+of the predictor sees: a stage's solo cost must not depend on its own fps or on the co-load.
 """
 
 from __future__ import annotations
@@ -78,6 +82,26 @@ def base_features(rows: Sequence[RowSpec]) -> np.ndarray:
 
 
 COLOAD = (BASE_COLUMNS.index("log_others"), BASE_COLUMNS.index("log_coload"), BASE_COLUMNS.index("coload_ratio"))
+OTHERS, RATIO, FPS = COLOAD[0], COLOAD[2], BASE_COLUMNS.index("fps")
+# Others that run back to back (profile rows measured that way) want the whole device each: their
+# demand is encoded at the cap, so the predictor's busy estimate saturates at one per other stream.
+# (Encoding what they achieved, 1 / the row's own p50, put the target into the features.)
+SATURATING_RATIO = MAX_COLOAD
+MODEL_COLUMNS = tuple(BASE_COLUMNS.index(c) for c in (
+    "is_sr", "tier", "log_params", "log_macs_px", "log2_scale", "mode_mild", "mode_strong",
+    "log_in_px", "log_out_px", "log_macs_frame"))
+DEVICE_COLUMNS = tuple(BASE_COLUMNS.index(c) for c in (
+    "is_cuda", "log2_units", "log_bandwidth", "log_dev_macs", "log_memory"))
+
+
+def static_columns(columns: int) -> tuple[int, ...]:
+    """Every column of a ``columns``-wide row but the stage's own fps and the co-load ones."""
+    return tuple(i for i in range(columns) if i != FPS and i not in COLOAD)
+
+
+def device_columns(columns: int) -> tuple[int, ...]:
+    """Device descriptors plus the device-class one-hot of a ``columns``-wide row."""
+    return DEVICE_COLUMNS + tuple(range(len(BASE_COLUMNS), columns))
 
 
 def set_coload(x: np.ndarray, others: np.ndarray, others_macs_per_s: np.ndarray, device_macs_per_s: np.ndarray) -> None:
@@ -110,7 +134,8 @@ def memory_estimate_mb(variant: ModelVariant, in_pixels: int, out_pixels: int, h
     resolution it runs at; frame buffers: planar input/output plus the bicubic base.
     """
     bytes_per = 2 if half else 4
-    width = {"tiny": 28, "small": 60, "medium": 80, "large": 144}[variant.tier]
+    # The bicubic rung runs no network: no activations beyond the frame buffers.
+    width = {"tiny": 28, "small": 60, "medium": 80, "large": 144}.get(variant.tier, 0)
     act_pixels = in_pixels if variant.kind == "sr" else in_pixels
     activations = act_pixels * width * bytes_per * 2
     buffers = (in_pixels + 2 * out_pixels) * 3 * bytes_per
