@@ -16,8 +16,9 @@ Algorithm (greedy, O(streams x tiers x devices) after the cost look-ups):
    back their previous tier where it still fits (in arrival order).
 3. Admit: new and displaced streams go, at the smallest tier, to their preferred device if it fits,
    else to the device left with the most slack; when none has room, the device that could fit the
-   stream with its members at the smallest tier makes room by downgrading members, cheapest
-   ΔPSNR loss per unit of load first (deadlines before quality).
+   stream with its members at the smallest tier makes room by downgrading members (``_room_tiers``:
+   deadlines before quality: the step that wins back the most of the deadline shortfall per dB
+   lost, then utilisation or memory per dB; steps a later one made unneeded are undone).
 4. Upgrade: one tier at a time, best ΔPSNR per unit of load first, while everything still fits.
    Hysteresis: going above a stream's previous tier needs the budget x ``upgrade_headroom`` (for it
    and its co-located streams) and ``cooldown_s`` since its last change; downgrades are immediate.
@@ -27,7 +28,11 @@ Algorithm (greedy, O(streams x tiers x devices) after the cost look-ups):
    at the smallest tier, its device's largest consumer is) until all fit or nothing is left to drop.
 
 Fast path (``place``): an arrival or switch next to placed streams takes the best (tier, device)
-that fits as things stand, the others unchanged; the caller runs the full plan later.
+that fits as things stand, the others unchanged; when none does, one device makes room by stepping
+members down (as in step 3; the newcomer then takes the highest tier that fits with the upgrade
+headroom), confirmed by the exact costs of that device. It reads the placement from a ``Roster`` kept
+between decisions, not from the whole stream list; the caller runs the full plan later, off the
+decision path.
 
 Caveats: greedy, not optimal (a multiple-choice knapsack per device is NP-hard); the co-located
 count used in step 1 is an estimate (the previous count, at least an even share), which step 5
@@ -90,7 +95,9 @@ class PlanResult:
     assignments: dict[str, Assignment]
     planned: dict[str, PlannedStream] = field(default_factory=dict)
     over_capacity: int = 0
-    rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (features, stream index, p50) of the check
+    # The exact check's stage rows: (features, owner, stage p50s, stream id of each owner value).
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray, Sequence[str]] | None = None
+    layout: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # (config, device, tier) per stream (plan)
 
 
 def invert(p95: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -135,12 +142,24 @@ def _stage_costs(planner: Planner, bank: _Bank, cfg: np.ndarray, tier: np.ndarra
     return x, owner, p50, p95
 
 
+# Co-located counts with tolerances of their own; more are costed as the grid's last count (as ``_at_count``).
+N_COUNTS = int(N_GRID[-1]) + 1
+
+
 class _Bank:
-    """Cost grids of every request config seen, stacked for one (estimator version, device list)."""
+    """Cost grids of every request config seen, stacked for one (estimator version, device list), and
+    their tolerances M* per (device, co-located count), filled on first use (``Planner.tolerance_stack``)."""
 
     def __init__(self, key: Hashable, devices: Sequence[DeviceInfo]) -> None:
         self.key = key
         self.devices = list(devices)
+        self.dev_macs = np.array([d.macs_per_s for d in devices])
+        self.mem_mb = np.array([d.memory_mb for d in devices])
+        self.dev_index = {d.id: i for i, d in enumerate(devices)}
+        self.a = np.zeros((0, len(TIERS), len(devices)))  # own load in device units (MACs/s over the device's)
+        self.tol = np.zeros((2, len(devices), N_COUNTS, 0, len(TIERS)))  # M* keep / upgrade: (2, D, K, C, T)
+        self.tol_done = np.zeros((len(devices), N_COUNTS), dtype=bool)
+        self.tol_bias = np.full(len(devices), np.nan)  # the rounded log bias the filled slices are for
         self.index: dict[tuple[object, ...], int] = {}
         self.requests: list[StreamRequest] = []
         self.p95 = np.zeros((0, len(TIERS), len(devices), len(N_GRID), len(R_GRID)))
@@ -158,6 +177,9 @@ class _Bank:
         self.requests.append(request)
         self.p95 = np.concatenate([self.p95, np.asarray(grid.p95)[None]])
         self.own = np.concatenate([self.own, grid.own[None]])
+        self.a = np.concatenate([self.a, (grid.own[:, None] / self.dev_macs[None, :])[None]])
+        self.tol = np.zeros((2, len(self.devices), N_COUNTS, len(self.requests), len(TIERS)))
+        self.tol_done[:] = False
         self.util = np.concatenate([self.util, grid.util[None]])
         self.mem = np.concatenate([self.mem, grid.mem[None]])
         self.q.append([quality.stream_gain(request, t) for t in TIERS])
@@ -187,7 +209,6 @@ class Planner:
         self.clock = clock or MonotonicClock()
         self.tag = tag
         self._bank: _Bank | None = None
-        self._tolerances: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
         self._static: dict[tuple[object, ...], tuple[list[Any], list[Any]]] = {}
 
     # ------------------------------------------------------------------ costs
@@ -212,39 +233,44 @@ class Planner:
         return bank.add(request, grid, self.quality, self.options.margin, rows, mask)
 
     def tolerances(self, bank: _Bank, others: np.ndarray, bias: np.ndarray) -> tuple[list[Any], ...]:
-        """Per config: (M* keep, M* upgrade, own load, utilisation, memory) as nested lists [C][T][D].
-
-        The inversion is the costliest NumPy part of a plan, and between two plans usually one device's
-        co-located count (or bias, kept to 1 %) changed: slices are cached per device.
-        """
+        """Per config: (M* keep, M* upgrade, own load, utilisation, memory) as nested lists [C][T][D]."""
         keep, up = self.tolerance_arrays(bank, others, bias)
-        dev_macs = np.array([d.macs_per_s for d in bank.devices])
         n_c = len(bank.requests)
         static = self._static.get((bank.key, n_c))
         if static is None:
-            static = self._static[(bank.key, n_c)] = ((bank.own[:, :, None] / dev_macs[None, None, :]).tolist(),
-                                                      bank.mem.tolist())
+            static = self._static[(bank.key, n_c)] = (bank.a.tolist(), bank.mem.tolist())
         util = (bank.util * np.exp(np.round(np.log(bias), 2))[None, None, :]).tolist()
         return keep.tolist(), up.tolist(), static[0], util, static[1]
 
     def tolerance_arrays(self, bank: _Bank, others: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(M* keep, M* upgrade), each (C, T, D), at ``others`` co-located streams per device."""
-        n_c, n_d = len(bank.requests), len(bank.devices)
-        keep = np.empty((n_c, len(TIERS), n_d))
-        up = np.empty_like(keep)
+        tol = self.tolerance_stack(bank, others, bias)
+        d = np.arange(len(bank.devices))
+        k = np.minimum(others, N_COUNTS - 1).astype(int)
+        return tol[0, d, k].transpose(1, 2, 0), tol[1, d, k].transpose(1, 2, 0)
+
+    def tolerance_stack(self, bank: _Bank, others: np.ndarray, bias: np.ndarray) -> np.ndarray:
+        """The bank's (2, D, K, C, T) M* (keep, upgrade), filled at least at (d, ``others[d]``) for the
+        devices' current ``bias`` (to 1 %).
+
+        The inversion is the costliest NumPy part of planning, and between two decisions the counts and
+        biases rarely change: a (device, count) slice is inverted once (the missing ones of all devices
+        in one batch) and kept until its device's bias moves or a config is added.
+        """
         log_bias = np.round(np.log(bias), 2)
-        for d in range(n_d):
-            key = (bank.key, n_c, d, float(others[d]), float(log_bias[d]))
-            cached = self._tolerances.get(key)
-            if cached is None:
-                p95 = _at_count(bank.p95[:, :, d : d + 1], others[d : d + 1])[:, :, 0] * math.exp(log_bias[d])
-                budget = np.broadcast_to(bank.budget[:, None], p95.shape[:2])
-                cached = (invert(p95, budget), invert(p95, budget * self.options.upgrade_headroom))
-                if len(self._tolerances) >= 64:
-                    self._tolerances.pop(next(iter(self._tolerances)))
-                self._tolerances[key] = cached
-            keep[:, :, d], up[:, :, d] = cached
-        return keep, up
+        stale = log_bias != bank.tol_bias
+        if stale.any():
+            bank.tol_done[stale] = False
+            bank.tol_bias = np.where(stale, log_bias, bank.tol_bias)
+        k = np.minimum(others, N_COUNTS - 1).astype(int)
+        d = np.flatnonzero(~bank.tol_done[np.arange(len(k)), k])
+        if len(d):
+            p95 = _at_count(bank.p95[:, :, d], k[d]) * np.exp(bank.tol_bias[d])[None, None, :, None]
+            budget = np.broadcast_to(bank.budget[:, None, None], p95.shape[:3])
+            for which, scale in enumerate((1.0, self.options.upgrade_headroom)):
+                bank.tol[which, d, k[d]] = invert(p95, budget * scale).transpose(2, 0, 1)
+            bank.tol_done[d, k[d]] = True
+        return bank.tol
 
     def config_index(self, bank: _Bank, request: StreamRequest) -> int:
         index = bank.index.get(request.config_key())
@@ -257,57 +283,56 @@ class Planner:
             self.bank(self._bank.devices)
 
     def warm(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo]) -> None:
-        """Compute the grids of these streams' configs now (off the decision path)."""
+        """Compute the grids of these streams' configs and their tolerances now (off the decision path)."""
         bank = self.bank(devices)
         for info in streams:
             self.config_index(bank, info.request)
+        bias = np.array([self.estimator.bias(d.id) for d in devices])
+        for k in range(N_COUNTS):  # and their tolerances at every co-located count
+            self.tolerance_stack(bank, np.full(len(devices), k), bias)
 
     # ------------------------------------------------------------------ plan
 
-    def place(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo],
+    def place(self, roster: Roster, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo],
               fresh: Sequence[int]) -> PlanResult | None:
         """Fast path for arrivals and resolution switches: every stream but ``fresh`` (indices into
-        ``streams``) keeps its assignment, and each fresh stream, in turn, takes the (device, tier)
-        with the most ΔPSNR that passes the plan's tolerance test on every (tier, device) at once (at
-        the count each device has with it; utilisation and memory limits as for a new stream in
-        ``plan``; above the smallest tier, the upgrade headroom for it and its neighbours), confirmed
-        by the estimator's exact costs for it and the streams on that device (best 3 candidates).
+        ``streams``) keeps its assignment, except where one must step down to make room, and each fresh
+        stream, in turn, takes the (device, tier) with the most ΔPSNR that passes the plan's tolerance
+        test on every (tier, device) at once (at the count each device has with it; utilisation and
+        memory limits as for a new stream in ``plan``; above the smallest tier, the upgrade headroom
+        for it and its neighbours), confirmed by the estimator's exact costs for it and the streams on
+        that device (best 3 candidates). When none passes, a device makes room: its members step down
+        until the newcomer fits at the smallest tier (``_room_tiers``: deadlines before quality), the
+        newcomer takes the highest tier that then fits with the headroom, and the exact costs of that
+        device, the only one that changes, confirm.
 
-        A few NumPy evaluations per fresh stream instead of a plan's greedy phases. The
-        result is feasible but not re-optimised: the caller re-plans later, off the decision path.
-        Returns None when a fresh stream fits nowhere without changing the others (``plan`` then
-        makes room), a kept stream's device is gone, or the estimator has no feature rows.
+        The placement is read from ``roster`` (updated here), so the cost does not grow with the
+        streams' Python objects. The result is feasible but not re-optimised: the caller re-plans
+        later, off the decision path. Returns None (``roster`` may then be half-updated: the caller
+        plans in full and rebuilds it) when a fresh stream fits nowhere even with the others at the
+        smallest tier, the devices changed, or the estimator has no feature rows.
         """
-        if not hasattr(self.estimator, "stage_features"):
+        if not hasattr(self.estimator, "stage_features") or roster.devices != tuple(d.id for d in devices):
             return None
         bank = self.bank(devices)
-        cfg = np.array([self.config_index(bank, s.request) for s in streams], dtype=int)
-        dev_index = {d.id: i for i, d in enumerate(devices)}
-        n = len(streams)
-        dev, tier = np.full(n, -1), np.full(n, -1)
-        todo = set(fresh)
-        for i, info in enumerate(streams):
-            if i in todo:
-                continue
-            a = info.assignment
-            d = dev_index.get(a.device, -1) if a is not None else -1
-            if d < 0:
-                return None
-            dev[i], tier[i] = d, TIERS.index(a.tier)  # type: ignore[union-attr]
-        ctx = _Placing(self, bank, cfg, devices)
-        touched: dict[int, tuple[np.ndarray, np.ndarray, float, float]] = {}
-        for f in fresh:
-            choice = ctx.best(f, dev, tier, streams[f])
+        configs = [self.config_index(bank, streams[f].request) for f in fresh]  # may add grids: before the placer
+        placer = _Placer(self, bank, roster)
+        assignments = {info.id: info.assignment for info in streams}
+        planned: dict[str, PlannedStream] = {}
+        checks: list[tuple[_Choice, list[str]]] = []
+        for f, c in zip(fresh, configs, strict=True):
+            info = streams[f]
+            roster.drop(info.id)
+            choice = placer.place(info, c)
             if choice is None:
                 return None
-            dev[f], tier[f], costs = choice
-            touched.update(costs)
-        return ctx.result(streams, dev, tier, fresh, touched)
+            checks.append((choice, placer.commit(choice, info, c, assignments, planned)))
+        return PlanResult(assignments, planned, 0, _joined_rows(checks))  # type: ignore[arg-type]
 
     def plan(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo]) -> PlanResult:
         """Assign every stream of ``streams`` to one of ``devices`` (see the module docstring)."""
         if not streams:
-            return PlanResult({})
+            return PlanResult({}, layout=(np.zeros(0, dtype=int),) * 3)
         if not devices:
             from streamenhance.errors import ConfigError
 
@@ -320,92 +345,376 @@ class Planner:
         return state.verify_and_finish()
 
 
-class _Placing:
-    """Placing one stream next to the streams already placed (``Planner.place``): the plan's
-    tolerance test for every (tier, device) at once, then the exact check of the chosen device."""
+class Roster:
+    """The placement the last decision left (per stream: config, device and tier index, and the request
+    and assignment it was given), kept between decisions so that the fast path reads arrays instead of
+    walking every stream, and tells changed streams by identity.
 
-    def __init__(self, planner: Planner, bank: _Bank, cfg: np.ndarray, devices: Sequence[DeviceInfo]) -> None:
-        self.p, self.bank, self.cfg, self.devices = planner, bank, cfg, list(devices)
-        self.dev_macs = np.array([d.macs_per_s for d in devices])
+    Slots of departed streams are reused; ``dev`` is -1 on a free slot.
+    """
+
+    def __init__(self, devices: tuple[str, ...], streams: Sequence[StreamInfo], assignments: dict[str, Assignment],
+                 layout: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        self.devices = devices
+        self.ids: list[str | None] = [info.id for info in streams]
+        self.slot = {info.id: i for i, info in enumerate(streams)}
+        self.given = {info.id: (info.request, assignments[info.id]) for info in streams}
+        self.cfg, self.dev, self.tier = (np.array(v, dtype=int) for v in layout)
+        self._free: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.slot)
+
+    def changed(self, streams: Sequence[StreamInfo], limit: int) -> list[int] | None:
+        """Indices of the streams that are new or whose request or assignment is not what was given;
+        None when more than ``limit`` are, or a stream left without ``drop`` (its load would stay)."""
+        given, fresh, new = self.given, [], 0
+        for i, info in enumerate(streams):
+            g = given.get(info.id)
+            if g is not None and (g[0] is info.request or g[0] == info.request) and (
+                    g[1] is info.assignment or g[1] == info.assignment):
+                continue
+            fresh.append(i)
+            new += g is None
+            if len(fresh) > limit:
+                return None
+        return fresh if len(streams) - new == len(given) else None
+
+    def drop(self, stream_id: str) -> bool:
+        """Forget a stream (departed, or about to be placed again); False when it was not placed."""
+        s = self.slot.pop(stream_id, None)
+        if s is None:
+            return False
+        del self.given[stream_id]
+        self.ids[s], self.dev[s] = None, -1
+        self._free.append(s)
+        return True
+
+    def put(self, stream_id: str, request: StreamRequest, assignment: Assignment, cfg: int, dev: int,
+            tier: int) -> None:
+        s = self.slot.get(stream_id)
+        if s is None:
+            s = self._free.pop() if self._free else self._grow()
+            self.slot[stream_id], self.ids[s] = s, stream_id
+        self.cfg[s], self.dev[s], self.tier[s] = cfg, dev, tier
+        self.given[stream_id] = (request, assignment)
+
+    def _grow(self) -> int:
+        n = len(self.ids)
+        extra = max(n, 8)
+        self.cfg = np.append(self.cfg, np.zeros(extra, dtype=int))
+        self.dev = np.append(self.dev, np.full(extra, -1))
+        self.tier = np.append(self.tier, np.zeros(extra, dtype=int))
+        self.ids += [None] * extra
+        self._free += range(n + extra - 1, n, -1)
+        return n
+
+
+@dataclass
+class _Choice:
+    """Where a fresh stream goes: device, tier, the members already there (roster slots) with their tiers
+    after it (lower where they made room), and the exact check of them all (stage rows, each row's
+    position with the newcomer last, stage p50s, p50, p95)."""
+
+    device: int
+    tier: int
+    members: np.ndarray
+    tiers: np.ndarray
+    check: tuple[np.ndarray, ...]
+
+
+def _room_tiers(a: list[list[float]], m: list[list[float]], u: list[list[float]], mem: list[list[float]],
+                q: list[list[float]], tiers: list[int], new: tuple[float, float, float, float],
+                limits: tuple[float, float]) -> list[int] | None:
+    """The tiers of a device's members once they made room for a newcomer; None when even their
+    smallest tiers do not.
+
+    ``a``, ``m``, ``u``, ``mem``, ``q``: per member and tier, its load (device units), tolerance M*,
+    utilisation, memory and ΔPSNR; ``tiers``: their tiers now; ``new``: the newcomer's (load, M*,
+    utilisation, memory); ``limits``: the device's (utilisation, memory) limits. One member steps down
+    one tier at a time, deadlines before quality: while someone (newcomer or member) would miss its
+    budget at the device's total load, the step that wins back the most of that shortfall per dB of
+    ΔPSNR lost (stepping down both frees load and raises the stream's own tolerance); then, while
+    utilisation or memory is over its limit, the step that frees the most of it per dB. Last, steps a
+    later one made unnecessary are undone (most ΔPSNR back first), so that no member could be one
+    tier higher.
+    """
+    t = list(tiers)
+    a_n, m_n, u_n, mem_n = new
+    total = a_n + sum(a[j][t[j]] for j in range(len(t)))
+    util = u_n + sum(u[j][t[j]] for j in range(len(t)))
+    memory = mem_n + sum(mem[j][t[j]] for j in range(len(t)))
+    while True:
+        # The total load each member still meets its budget at: the lowest two (and the newcomer's) bind.
+        first, low1, low2 = -1, a_n + m_n, a_n + m_n
+        for j, tj in enumerate(t):
+            reach = a[j][tj] + m[j][tj]
+            if reach < low1:
+                first, low1, low2 = j, reach, low1
+            elif reach < low2:
+                low2 = reach
+        short = total - low1
+        if short <= 0 and util <= limits[0] and memory <= limits[1]:
+            return _undo_steps(a, m, u, mem, q, tiers, t, new, limits)
+        best, best_gain = -1, -math.inf
+        for j, tj in enumerate(t):
+            if tj == 0:
+                continue
+            if short > 0:
+                rest = low2 if j == first else low1
+                freed = short - max(total - a[j][tj] + a[j][tj - 1] - min(rest, a[j][tj - 1] + m[j][tj - 1]), 0.0)
+            elif util > limits[0]:
+                freed = u[j][tj] - u[j][tj - 1]
+            else:
+                freed = mem[j][tj] - mem[j][tj - 1]
+            gain = freed / max(q[j][tj] - q[j][tj - 1], 1e-6)
+            if gain > best_gain:
+                best, best_gain = j, gain
+        if best < 0:
+            return None
+        tj = t[best]
+        total += a[best][tj - 1] - a[best][tj]
+        util += u[best][tj - 1] - u[best][tj]
+        memory += mem[best][tj - 1] - mem[best][tj]
+        t[best] = tj - 1
+
+
+def _undo_steps(a: list[list[float]], m: list[list[float]], u: list[list[float]], mem: list[list[float]],
+                q: list[list[float]], before: list[int], t: list[int], new: tuple[float, float, float, float],
+                limits: tuple[float, float]) -> list[int]:
+    """``t`` with members raised back toward their tiers ``before`` one tier at a time while the
+    device still fits (``_room_tiers``' arguments)."""
+    a_n, m_n, u_n, mem_n = new
+
+    def fits(t: list[int]) -> bool:
+        total = a_n + sum(a[j][tj] for j, tj in enumerate(t))
+        return (total <= min([a_n + m_n] + [a[j][tj] + m[j][tj] for j, tj in enumerate(t)])
+                and u_n + sum(u[j][tj] for j, tj in enumerate(t)) <= limits[0]
+                and mem_n + sum(mem[j][tj] for j, tj in enumerate(t)) <= limits[1])
+
+    for j in sorted((j for j in range(len(t)) if t[j] < before[j]), key=lambda j: q[j][t[j]] - q[j][t[j] + 1]):
+        while t[j] < before[j]:
+            t[j] += 1
+            if not fits(t):
+                t[j] -= 1
+                break
+    return t
+
+
+def _top_tier(a: list[list[float]], m: list[list[float]], u: list[list[float]], mem: list[list[float]],
+              tiers: list[int], new: tuple[list[float], ...], limits: tuple[float, float]) -> int:
+    """The highest tier a newcomer takes next to members at ``tiers`` by the tolerance test with the
+    upgrade headroom for it and them (``m``: upgrade tolerances; ``new``: the newcomer's load,
+    tolerance, utilisation and memory per tier); 0 when no tier above the smallest fits."""
+    load = sum(a[j][tj] for j, tj in enumerate(tiers))
+    reach = min((a[j][tj] + m[j][tj] for j, tj in enumerate(tiers)), default=math.inf)
+    util = sum(u[j][tj] for j, tj in enumerate(tiers))
+    memory = sum(mem[j][tj] for j, tj in enumerate(tiers))
+    a_n, m_n, u_n, mem_n = new
+    for t in range(len(a_n) - 1, 0, -1):
+        if (0 <= m_n[t] and load <= m_n[t] and load + a_n[t] <= reach and util + u_n[t] <= limits[0]
+                and memory + mem_n[t] <= limits[1]):
+            return t
+    return 0
+
+
+# Devices the make-room step tries, most room at the smallest tiers first (each try costs an exact check).
+MAKE_ROOM_DEVICES = 3
+
+
+@dataclass
+class _View:
+    """The placed streams as a fresh one sees them: per member (roster slot, device, tier, config, count
+    index of its device), per device the count index with the newcomer and the load, utilisation,
+    memory and capacity (min of load + M*, keep and upgrade) of its members, all at that count."""
+
+    slots: np.ndarray
+    md: np.ndarray
+    mt: np.ndarray
+    mc: np.ndarray
+    km: np.ndarray
+    k: np.ndarray
+    tol: np.ndarray
+    load: np.ndarray
+    util: np.ndarray
+    memory: np.ndarray
+    cap: np.ndarray  # (2, D): keep, upgrade
+
+
+class _Placer:
+    """Placing fresh streams next to the roster's (``Planner.place``): the plan's tolerance test for every
+    (tier, device) at once, or a device making room, then the exact check of the device that changes."""
+
+    def __init__(self, planner: Planner, bank: _Bank, roster: Roster) -> None:
+        self.p, self.bank, self.roster, self.opt = planner, bank, roster, planner.options
+        devices = bank.devices
+        self.d = np.arange(len(devices))
         self.bias = np.array([planner.estimator.bias(d.id) for d in devices])
-        self.mem_cap = np.array([planner.options.mem_max * d.memory_mb for d in devices])
-        self.dev_index = {d.id: i for i, d in enumerate(devices)}
-        self.own = bank.own[:, :, None] / self.dev_macs[None, None, :]  # (C, T, D) load in device units
+        self.mem_cap = bank.mem_mb * self.opt.mem_max
+        self.util = bank.util * self.bias  # (C, T, D) utilisation with each device's correction
+        self.dev_index = bank.dev_index
 
-    def best(self, f: int, dev: np.ndarray, tier: np.ndarray, info: StreamInfo) -> tuple[Any, ...] | None:
-        """(device, tier, {stream index: (stage rows, stage p50s, p50, p95)} of it and the streams on
-        that device) for stream ``f``, or None when it fits nowhere without changing the others."""
-        bank, opt, n_d = self.bank, self.p.options, len(self.devices)
-        members = np.flatnonzero(dev >= 0)
-        md, mt, mc = dev[members], tier[members], self.cfg[members]
+    def place(self, info: StreamInfo, c: int) -> _Choice | None:
+        """Where ``info`` (config ``c``) goes; None when no device can take it even by making room."""
+        view = self._view()
+        return self._best(view, info, c) or self._make_room(view, c)
+
+    def _view(self) -> _View:
+        r, bank, n_d = self.roster, self.bank, len(self.d)
+        slots = np.flatnonzero(r.dev >= 0)
+        md, mt, mc = r.dev[slots], r.tier[slots], r.cfg[slots]
         counts = np.bincount(md, minlength=n_d)
-        # Tolerances at the count each device has with the newcomer on it (cached per device and count).
-        keep, up = self.p.tolerance_arrays(bank, counts, self.bias)
-        a_m = self.own[mc, mt, md]
-        load = np.bincount(md, a_m, n_d)
-        util = np.bincount(md, bank.util[mc, mt, md] * self.bias[md], n_d)
-        memory = np.bincount(md, bank.mem[mc, mt, md], n_d)
-        cap_keep, cap_up = np.full(n_d, np.inf), np.full(n_d, np.inf)
-        np.minimum.at(cap_keep, md, a_m + keep[mc, mt, md])
-        np.minimum.at(cap_up, md, a_m + up[mc, mt, md])
-        c = int(self.cfg[f])
-        a_n = self.own[c]  # (T, D)
+        tol = self.p.tolerance_stack(bank, counts, self.bias)
+        k = np.minimum(counts, N_COUNTS - 1)
+        km = k[md]
+        a = bank.a[mc, mt, md]
+        cap = np.full((2, n_d), np.inf)
+        np.minimum.at(cap, (np.zeros_like(md), md), a + tol[0, md, km, mc, mt])
+        np.minimum.at(cap, (np.ones_like(md), md), a + tol[1, md, km, mc, mt])
+        return _View(slots, md, mt, mc, km, k, tol, np.bincount(md, a, n_d),
+                     np.bincount(md, self.util[mc, mt, md], n_d), np.bincount(md, bank.mem[mc, mt, md], n_d), cap)
+
+    def _best(self, v: _View, info: StreamInfo, c: int) -> _Choice | None:
+        """The most ΔPSNR for the newcomer with nobody else changed; None when nothing fits."""
+        bank, opt, n_t = self.bank, self.opt, len(TIERS)
         # Above the smallest tier: the upgrade headroom for the newcomer and its neighbours (as in plan).
-        m_n = np.concatenate([keep[c][:1], up[c][1:]])
-        cap = np.concatenate([np.broadcast_to(cap_keep, (1, n_d)), np.broadcast_to(cap_up, (len(TIERS) - 1, n_d))])
-        ok = ((m_n >= 0) & (load[None] + a_n <= np.minimum(cap, a_n + m_n))
-              & (util[None] + bank.util[c] * self.bias[None] <= opt.util_max)
-              & (memory[None] + bank.mem[c] <= self.mem_cap[None]))
+        m_n = np.concatenate([v.tol[0, self.d, v.k, c, :1].T, v.tol[1, self.d, v.k, c, 1:].T])  # (T, D)
+        cap = v.cap[np.minimum(np.arange(n_t), 1)]  # (T, D): keep at the smallest tier, upgrade above
+        a_n = bank.a[c]
+        slack = np.minimum(cap, a_n + m_n) - (v.load + a_n)
+        ok = ((m_n >= 0) & (slack >= 0) & (v.util + self.util[c] <= opt.util_max)
+              & (v.memory + bank.mem[c] <= self.mem_cap))
+        t_ok, d_ok = np.nonzero(ok)
+        if not len(t_ok):
+            return None
         pref = self.dev_index.get(info.request.device_preference, -1)
         current = self.dev_index.get(info.assignment.device, -1) if info.assignment is not None else -1
-        q = bank.q[c]
-        slack = np.minimum(cap, a_n + m_n) - (load[None] + a_n)
-        candidates = sorted(((q[t], d == pref, d == current, slack[t, d], t, d) for t, d in zip(*np.nonzero(ok))),
-                            reverse=True)
-        for *_, t, d in candidates[:3]:
-            together = np.append(members[md == d], f)
-            x, owner, stage, p50, p95 = self._exact(together, np.append(tier[together[:-1]], t), int(d))
-            headroom = 1.0 if t == 0 else opt.upgrade_headroom
-            if np.all(p95 <= bank.budget[self.cfg[together]] * headroom):
-                costs = {int(j): (x[owner == k], stage[owner == k], float(p50[k]), float(p95[k]))
-                         for k, j in enumerate(together)}
-                return int(d), int(t), costs
+        q = np.asarray(bank.q[c])
+        order = np.lexsort((slack[t_ok, d_ok], d_ok == current, d_ok == pref, q[t_ok]))[::-1]
+        for i in order[:3].tolist():
+            t, d = int(t_ok[i]), int(d_ok[i])
+            on = v.md == d
+            cfg = np.append(v.mc[on], c)
+            check = self._exact(cfg, np.append(v.mt[on], t), d)
+            if np.all(check[4] <= bank.budget[cfg] * (1.0 if t == 0 else opt.upgrade_headroom)):
+                return _Choice(d, t, v.slots[on], v.mt[on], check)
         return None
 
-    def _exact(self, streams: np.ndarray, tiers: np.ndarray, d: int) -> tuple[np.ndarray, ...]:
-        """(stage rows, each row's position in ``streams``, unbiased stage p50s, p50, p95) of ``streams``
-        at ``tiers`` together on device ``d``."""
-        cfg, n = self.cfg[streams], len(streams)
+    def _make_room(self, v: _View, c: int) -> _Choice | None:
+        """The newcomer on the device with the most room were all its members at the smallest tier
+        (as the plan's admit step; the next of ``MAKE_ROOM_DEVICES`` when that fails): the members step
+        down until it fits at the smallest tier (``_room_tiers``), it takes the highest tier that then
+        fits with the upgrade headroom (``_top_tier``), and the exact costs of that device confirm;
+        None when no device can make room."""
+        bank, opt, n_d = self.bank, self.opt, len(self.d)
+        a0 = bank.a[v.mc, 0, v.md]
+        cap0 = np.full(n_d, np.inf)
+        np.minimum.at(cap0, v.md, a0 + v.tol[0, v.md, v.km, v.mc, 0])
+        a_n, m_n = bank.a[c, 0], v.tol[0, self.d, v.k, c, 0]
+        room = np.minimum(cap0, a_n + m_n) - (np.bincount(v.md, a0, n_d) + a_n)
+        util0 = np.bincount(v.md, self.util[v.mc, 0, v.md], n_d) + self.util[c, 0]
+        memory0 = np.bincount(v.md, bank.mem[v.mc, 0, v.md], n_d) + bank.mem[c, 0]
+        ok = (m_n >= 0) & (room >= 0) & (util0 <= opt.util_max) & (memory0 <= self.mem_cap)
+        for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: -room[d])[:MAKE_ROOM_DEVICES]:
+            on = v.md == d
+            cfg = np.append(v.mc[on], c)
+            # Per stream on d (the newcomer last) and tier: load, M* keep, M* upgrade, utilisation, memory.
+            a, (m, m_up) = bank.a[cfg, :, d].tolist(), v.tol[:, d, v.k[d], cfg].tolist()
+            u, mem = self.util[cfg, :, d].tolist(), bank.mem[cfg, :, d].tolist()
+            limits = (opt.util_max, float(self.mem_cap[d]))
+            tiers = _room_tiers(a[:-1], m[:-1], u[:-1], mem[:-1], [bank.q[j] for j in cfg[:-1].tolist()],
+                                v.mt[on].tolist(), (a[-1][0], m[-1][0], u[-1][0], mem[-1][0]), limits)
+            if tiers is None:
+                continue
+            top = _top_tier(a[:-1], m_up[:-1], u[:-1], mem[:-1], tiers, (a[-1], m_up[-1], u[-1], mem[-1]), limits)
+            choice = self._confirm(v.slots[on], v.mc[on], np.array(tiers, dtype=int), d, c, top)
+            if choice is not None:
+                return choice
+        return None
+
+    def _confirm(self, members: np.ndarray, mc: np.ndarray, tiers: np.ndarray, d: int, c: int,
+                 top: int) -> _Choice | None:
+        """The exact check of device ``d`` with the newcomer at ``top`` (with the upgrade headroom),
+        else at the smallest tier; while that fails, the member most over its budget (else the
+        largest consumer) steps down one more tier, as in ``verify`` (at most ``verify_rounds`` checks)."""
+        cfg = np.append(mc, c)
+        budget = self.bank.budget[cfg]
+        if top > 0:
+            check = self._exact(cfg, np.append(tiers, top), d)
+            if np.all(check[4] <= budget * self.opt.upgrade_headroom):
+                return _Choice(d, top, members, tiers, check)
+        for _ in range(self.opt.verify_rounds):
+            check = self._exact(cfg, np.append(tiers, 0), d)
+            over = check[4] / budget
+            if np.all(over <= 1.0):
+                return _Choice(d, 0, members, tiers, check)
+            down = np.flatnonzero(tiers > 0)
+            if not len(down):
+                return None
+            late = down[over[down] > 1.0]
+            j = late[np.argmax(over[late])] if len(late) else down[np.argmax(self.bank.a[mc[down], tiers[down], d])]
+            tiers = tiers.copy()
+            tiers[j] -= 1
+        return None
+
+    def _exact(self, cfg: np.ndarray, tiers: np.ndarray, d: int) -> tuple[np.ndarray, ...]:
+        """(stage rows, each row's position in ``cfg``, unbiased stage p50s, p50, p95) of streams of
+        configs ``cfg`` at ``tiers`` together on device ``d``."""
+        n = len(cfg)
         own = self.bank.own[cfg, tiers]
         x, owner, p50, p95 = _stage_costs(self.p, self.bank, cfg, tiers, np.full(n, d), np.full(n, n - 1),
-                                          own.sum() - own, np.full(n, self.dev_macs[d]))
+                                          own.sum() - own, np.full(n, self.bank.dev_macs[d]))
         bias = self.bias[d]
         return x, owner, p50, np.bincount(owner, p50, n) * bias, np.bincount(owner, p95, n) * bias
 
-    def result(self, streams: Sequence[StreamInfo], dev: np.ndarray, tier: np.ndarray, fresh: Sequence[int],
-               touched: dict[int, tuple[np.ndarray, np.ndarray, float, float]]) -> PlanResult:
-        """Assignments (the others' unchanged), the prediction and stage rows of every stream whose
-        load changed (``touched``: stage rows, stage p50s, p50, p95 per stream index)."""
-        tag, budget = self.p.tag, self.bank.budget[self.cfg]
-        counts = np.bincount(dev, minlength=len(self.devices))
-        assignments = {info.id: info.assignment for info in streams}  # type: ignore[misc]
-        for f in fresh:
-            d = int(dev[f])
-            assignments[streams[f].id] = Assignment(
-                TIERS[int(tier[f])], self.devices[d].id,
-                f"{tag}: predicted p95 {touched[f][3]:.1f} ms of a {budget[f]:.1f} ms budget on {self.devices[d].id} "
-                f"({_streams(int(counts[d]))}); placed on arrival, full re-plan follows")
-        planned = {}
-        order = sorted(touched)
-        for j in order:
-            a, (_x, _stage, p50, p95) = assignments[streams[j].id], touched[j]
-            planned[streams[j].id] = PlannedStream(a.tier, a.device, p50, p95, float(budget[j]), False)
-        rows = None
-        if order:
-            rows = (np.concatenate([touched[j][0] for j in order]),
-                    np.concatenate([np.full(len(touched[j][0]), j) for j in order]),
-                    np.concatenate([touched[j][1] for j in order]))
-        return PlanResult(assignments, planned, 0, rows)  # type: ignore[arg-type]
+    def commit(self, choice: _Choice, info: StreamInfo, c: int, assignments: dict[str, Assignment],
+               planned: dict[str, PlannedStream]) -> list[str]:
+        """Record ``choice`` in the roster, ``assignments`` (the newcomer's and every member that stepped
+        down) and ``planned`` (everyone on the device: their load changed); returns the stream id of
+        each position of the exact check."""
+        r, d = self.roster, choice.device
+        device = self.bank.devices[d].id
+        p50, p95 = choice.check[3].tolist(), choice.check[4].tolist()
+        members = choice.members.tolist()
+        ids: list[str] = [r.ids[s] for s in members] + [info.id]  # type: ignore[misc]
+        budget = self.bank.budget[np.append(r.cfg[choice.members], c)].tolist()
+        tiers = [*choice.tiers.tolist(), choice.tier]
+        stepped = int(np.sum(r.tier[choice.members] - choice.tiers))
+
+        def reason(k: int, why: str) -> str:
+            return (f"{self.p.tag}: predicted p95 {p95[k]:.1f} ms of a {budget[k]:.1f} ms budget on {device} "
+                    f"({_streams(len(ids))}); {why}")
+
+        for k, stream_id in enumerate(ids):
+            if k == len(members):
+                how = f"placed on arrival after {stepped} step(s) down to make room" if stepped else "placed on arrival"
+                new = Assignment(TIERS[choice.tier], device, reason(k, f"{how}, full re-plan follows"))
+                r.put(stream_id, info.request, new, c, d, choice.tier)
+            elif tiers[k] != r.tier[members[k]]:
+                new = Assignment(TIERS[tiers[k]], device, reason(k, f"stepped down to make room for {info.id}"))
+                r.put(stream_id, r.given[stream_id][0], new, int(r.cfg[members[k]]), d, tiers[k])
+            else:
+                new = r.given[stream_id][1]
+            assignments[stream_id] = new
+            planned[stream_id] = PlannedStream(new.tier, device, p50[k], p95[k], budget[k], False)
+        return ids
+
+
+def _joined_rows(checks: list[tuple[_Choice, list[str]]],
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None:
+    """The stage rows of every exact check of a fast placement, as ``PlanResult.rows`` (a stream checked
+    twice appears twice; the later check is the one that stands)."""
+    if not checks:
+        return None
+    ids: list[str] = []
+    xs, owners, stages = [], [], []
+    for choice, check_ids in checks:
+        x, owner, stage = choice.check[:3]
+        xs.append(x)
+        owners.append(owner + len(ids))
+        stages.append(stage)
+        ids += check_ids
+    return np.concatenate(xs), np.concatenate(owners), np.concatenate(stages), ids
 
 
 class _State:
@@ -417,7 +726,6 @@ class _State:
         self.now = planner.clock.now()
         n_s, n_d = len(streams), len(devices)
         dev_index = {d.id: i for i, d in enumerate(devices)}
-        self.dev_macs = np.array([d.macs_per_s for d in devices])
         self.current = [dev_index.get(s.assignment.device, -1) if s.assignment else -1 for s in streams]
         self.prev_tier = [TIERS.index(s.assignment.tier) if s.assignment else -1 for s in streams]
         bank = planner.bank(devices)
@@ -451,7 +759,7 @@ class _State:
         self.load0 = [0.0] * n_d
         self.util0 = [0.0] * n_d
         self.cap0 = [math.inf] * n_d
-        self.rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self.rows: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None = None
 
     # ------------------------------------------------------------------ device bookkeeping
 
@@ -565,14 +873,20 @@ class _State:
                 best, best_slack = d, slack
         if best < 0 or best_slack < 0:
             return False
-        d = best
-        while self._slack(s, 0, d, "admit") < 0:
-            down = [j for j in self.members[d] if self.tier[j] > 0]
-            if not down:
-                return False
-            j = max(down, key=lambda j: (self.a[j][self.tier[j]][d] - self.a[j][self.tier[j] - 1][d])
-                    / max(self.q[j][self.tier[j]] - self.q[j][self.tier[j] - 1], 1e-6))
-            self._set_tier(j, self.tier[j] - 1)
+        d, members = best, list(self.members[best])
+
+        def column(table: list[list[list[float]]]) -> list[list[float]]:
+            return [[row[d] for row in table[j]] for j in members]
+
+        tiers = _room_tiers(column(self.a), column(self.m_keep), column(self.u), column(self.mem),
+                            [self.q[j] for j in members], [self.tier[j] for j in members],
+                            (self.a[s][0][d], self.m_keep[s][0][d], self.u[s][0][d], self.mem[s][0][d]),
+                            (self.opt.util_max, self.mem_cap[d]))
+        if tiers is None:
+            return False
+        for j, t in zip(members, tiers, strict=True):
+            if t != self.tier[j]:
+                self._set_tier(j, t)
         self._add(s, 0, d)
         return True
 
@@ -644,7 +958,7 @@ class _State:
         tier = np.asarray(self.tier)
         counts = np.array([len(m) for m in self.members])
         others = counts[dev] - 1
-        dev_load = np.array(self.load) * self.dev_macs
+        dev_load = np.array(self.load) * self.bank.dev_macs
         own = self.own_macs[np.arange(n), tier]
         others_macs = np.maximum(dev_load[dev] - own, 0.0)
         bias = self.bias[dev]
@@ -659,8 +973,8 @@ class _State:
         """Vectorised exact costs from the bank's stage features (one MLP call for all streams)."""
         n = len(self.streams)
         x, owner, p50_rows, p95_rows = _stage_costs(self.p, self.bank, self.cfg, tier, dev, others, others_macs,
-                                                    self.dev_macs[dev])
-        self.rows = (x, owner, p50_rows)
+                                                    self.bank.dev_macs[dev])
+        self.rows = (x, owner, p50_rows, [info.id for info in self.streams])
         return np.bincount(owner, p50_rows, n) * bias, np.bincount(owner, p95_rows, n) * bias
 
     def verify_and_finish(self) -> PlanResult:
@@ -701,7 +1015,8 @@ class _State:
         # the latency model says at a co-load beyond anything it was trained on.
         saturated = np.array(self.util) > 1.0
         dev = np.asarray(self.dev, dtype=int)
-        late = (p95 > self.budget) | saturated[dev]  # as predicted at the final loads
+        # Streams the plan could not fit anywhere are over capacity whatever their predicted p95 says.
+        late = (p95 > self.budget) | saturated[dev] | np.array(self.over, dtype=bool)
         over_prefix = f"{tag}: over"
         for s, info in enumerate(self.streams):
             d = self.dev[s]
@@ -724,7 +1039,7 @@ class _State:
                     tier, device, f"{tag}: predicted p95 {p95[s]:.1f} ms of a {self.budget[s]:.1f} ms budget on "
                     f"{device} ({_streams(len(self.members[d]))})")
         planned = _Planned(self.streams, assignments, p50, p95, self.budget, late)
-        return PlanResult(assignments, planned, int(late.sum()), self.rows)
+        return PlanResult(assignments, planned, int(late.sum()), self.rows, (self.cfg, dev, np.asarray(self.tier)))
 
 
 class _Planned(dict):  # type: ignore[type-arg]

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from streamenhance.errors import ConfigError
+from streamenhance.errors import ConfigError, WeightsError
 from streamenhance.scheduler.clock import Clock, MonotonicClock
 from streamenhance.scheduler.collector import MetricCollector
 from streamenhance.scheduler.devices import DeviceInfo
@@ -312,11 +312,15 @@ def default_predictor(clock: Clock | None = None) -> PerfPredictor:
 
     profiles = shipped_profiles()
     if PREDICTOR_PATH.exists():
-        predictor = PerfPredictor.load(PREDICTOR_PATH, clock=clock)
-        created = {p.meta.get("created") for p in profiles}
-        if predictor.training_info.get("profile_created") in created:
-            return predictor
-        LOG.info("predictor weights were trained on another profile; retraining on the shipped one")
+        try:
+            predictor = PerfPredictor.load(PREDICTOR_PATH, clock=clock)
+        except WeightsError as exc:  # an older format or a damaged file: train a fresh one instead
+            LOG.warning("predictor weights unusable (%s); retraining on the shipped profile", exc)
+        else:
+            created = {p.meta.get("created") for p in profiles}
+            if predictor.training_info.get("profile_created") in created:
+                return predictor
+            LOG.info("predictor weights were trained on another profile; retraining on the shipped one")
     if not profiles:
         raise ConfigError("learned scheduler: no predictor weights and no profile to train one on")
     predictor, _report = train_on_profiles(profiles, clock=clock)

@@ -11,10 +11,10 @@ import numpy as np
 from streamenhance.errors import ConfigError
 from streamenhance.scheduler.costs import PredictorCost
 from streamenhance.scheduler.devices import DeviceInfo
-from streamenhance.scheduler.planner import PlannedStream, PlanOptions, Planner, PlanResult
+from streamenhance.scheduler.planner import PlannedStream, PlanOptions, Planner, Roster
 from streamenhance.scheduler.policy import Policy, register_policy
 from streamenhance.scheduler.predictor import PerfPredictor
-from streamenhance.scheduler.streams import Assignment, StreamInfo, StreamRequest
+from streamenhance.scheduler.streams import Assignment, StreamInfo
 
 
 @register_policy
@@ -24,9 +24,11 @@ class LearnedPolicy(Policy):
 
     Decisions: the caller calls ``choose`` on arrivals, departures, resolution changes and device
     changes. When at most ``fast_max`` streams are new or changed and no re-plan is due, they are
-    placed next to the others (``Planner.place``: a vectorised tolerance test and one exact check, about
-    1 ms for 64 streams here) and ``wants_rebalance`` asks the owner's maintenance pass for the full
-    plan; anything else (or a newcomer that fits nowhere as things stand) runs the full plan at once.
+    placed next to the others (``Planner.place`` on the ``Roster`` kept from the last decision: a
+    vectorised tolerance test, or one device's members stepping down to make room, and one exact check
+    of that device; about 0.3 ms for 64 streams here) and ``wants_rebalance`` asks the owner's
+    maintenance pass for the full plan; anything else (or a newcomer that fits nowhere even with a
+    device's members at the smallest tier) runs the full plan at once.
     ``wants_replan`` asks for one after ``miss_trigger`` deadline misses of a stream within
     ``miss_window_s``, when a device's online correction moved by more than ``bias_replan`` (log) since
     the last plan, and after a retrain. Hysteresis (planner): downgrades and moves are immediate when
@@ -60,8 +62,7 @@ class LearnedPolicy(Policy):
         self._planner: Planner | None = None
         self.fast_max = fast_max
         self._rows: dict[str, tuple[str, float, np.ndarray, np.ndarray]] = {}
-        self._given: dict[str, tuple[StreamRequest, Assignment]] = {}
-        self._devices_at_plan: tuple[str, ...] = ()
+        self._roster: Roster | None = None  # the placement of the last decision (planner.Roster)
         self._rebalance: str | None = None
         self._departed = False
         self._planned: dict[str, PlannedStream] = {}
@@ -89,61 +90,51 @@ class LearnedPolicy(Policy):
     def choose(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo],
                predictor: PerfPredictor | None) -> dict[str, Assignment]:
         planner = self._ensure(predictor)
-        fresh = self._fresh(streams, devices)
+        fresh = self._fresh(streams)
         result = None
-        if fresh:
-            result = planner.place(streams, devices, fresh)
-        elif fresh is not None and self._departed:
-            # Departures only: the others stay as they are until the maintenance pass.
-            result = PlanResult({info.id: info.assignment for info in streams})  # type: ignore[misc]
+        if fresh is not None and (fresh or self._departed):
+            # Arrivals, departures and switches: placed next to the others at once (departures alone
+            # change nobody); the full plan (which may upgrade, move and rebalance) runs from the
+            # maintenance pass. Nothing changed at all: this is that pass.
+            assert self._roster is not None
+            result = planner.place(self._roster, streams, devices, fresh)
         self._departed = False
         if result is not None:
-            # Arrivals, departures and switches: placed next to the others at once; the full plan
-            # (which may upgrade, move and rebalance) runs from ``maintain``.
             self._rebalance = self._rebalance or f"{len(fresh or ())} arrival(s)/departure(s) handled without a full plan"
             self._planned.update(result.planned)
-            self._given.update({streams[i].id: (streams[i].request, result.assignments[streams[i].id])
-                                for i in fresh or ()})
         else:
             result = planner.plan(streams, devices)
+            assert result.layout is not None
+            self._roster = Roster(tuple(d.id for d in devices), streams, result.assignments, result.layout)
             self._planned = result.planned
             self.over_capacity = result.over_capacity
             self._rows = {}
             self._bias_at_plan = {d.id: float(np.log(planner.estimator.bias(d.id))) for d in devices}
-            self._devices_at_plan = tuple(d.id for d in devices)
             self._replan = self._rebalance = None
-            self._given = {info.id: (info.request, result.assignments[info.id]) for info in streams}
-        self._remember_rows(streams, result.assignments, result.rows)
+        self._remember_rows(result.rows)
         return result.assignments
 
-    def _fresh(self, streams: Sequence[StreamInfo], devices: Sequence[DeviceInfo]) -> list[int] | None:
+    def _fresh(self, streams: Sequence[StreamInfo]) -> list[int] | None:
         """Indices of the streams that are new or changed since the last decision, when the rest still
         stands as decided and a placement of at most ``fast_max`` streams can decide; None when a
-        full plan is due (a re-plan was asked for, the devices changed, or too much changed)."""
-        if self._replan is not None or tuple(d.id for d in devices) != self._devices_at_plan:
+        full plan is due (a re-plan was asked for or too much changed; ``place`` checks the devices)."""
+        if self._replan is not None or self._roster is None:
             return None
-        fresh = []
-        for i, info in enumerate(streams):
-            given = self._given.get(info.id)
-            if given is None or given[0] != info.request or given[1] != info.assignment:
-                fresh.append(i)
-                if len(fresh) > self.fast_max:
-                    return None
-        return fresh
+        return self._roster.changed(streams, self.fast_max)
 
-    def _remember_rows(self, streams: Sequence[StreamInfo], assignments: dict[str, Assignment],
-                       rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> None:
-        """Keep each planned stream's feature rows and predicted stage p50s (unbiased), to learn from
-        its frames (``rows``: stage rows, the index of each row's stream, stage p50s; grouped by
-        stream in order)."""
-        if rows is None:
+    def _remember_rows(self, rows: tuple[np.ndarray, np.ndarray, np.ndarray, Sequence[str]] | None) -> None:
+        """Keep each checked stream's feature rows and predicted stage p50s (unbiased), to learn from
+        its frames (``rows``: stage rows, each row's owner, stage p50s, the stream id of each owner;
+        grouped by owner in order)."""
+        if rows is None or self._roster is None:
             return
-        x, owner, p50 = rows
-        ids, starts = np.unique(owner, return_index=True)
-        ends = np.append(starts[1:], len(owner))
-        for i, start, end in zip(ids.tolist(), starts.tolist(), ends.tolist()):
-            info = streams[i]
-            self._rows[info.id] = (assignments[info.id].device, info.deadline_ms, x[start:end], p50[start:end])
+        x, owner, p50, ids = rows
+        given = self._roster.given
+        bounds = np.flatnonzero(np.diff(owner)) + 1
+        starts, ends = np.append(0, bounds), np.append(bounds, len(owner))
+        for i, start, end in zip(owner[starts].tolist(), starts.tolist(), ends.tolist()):
+            request, assignment = given[ids[i]]
+            self._rows[ids[i]] = (assignment.device, request.deadline_ms, x[start:end], p50[start:end])
 
     def on_frame_done(self, stream_id: str, observed_ms: float) -> None:
         record = self._rows.get(stream_id)
@@ -172,7 +163,7 @@ class LearnedPolicy(Policy):
 
     def on_stream_closed(self, stream_id: str) -> None:
         self._rows.pop(stream_id, None)
-        self._departed |= self._given.pop(stream_id, None) is not None
+        self._departed |= self._roster is not None and self._roster.drop(stream_id)
         self._misses.pop(stream_id, None)
         self._planned.pop(stream_id, None)
 
