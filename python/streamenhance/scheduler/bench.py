@@ -146,7 +146,7 @@ def decision_latency(rig: Rig, predictor: PerfPredictor, quality: QualityTable, 
     the arrival waits for: the fast placement, or the full plan when the newcomer fits nowhere as
     things stand), then the full plan the maintenance pass runs after a fast placement (timed
     separately as ``rebalance``: it runs off the decision path); cost grids of the workload's
-    configurations are computed beforehand (``warm``), as the service does at start-up. Also reports full re-plans (no stream placed yet) and
+    configurations are computed beforehand (``warm``; the service does not warm yet). Also reports full re-plans (no stream placed yet) and
     the cold grid computation.
     """
     rng = np.random.default_rng(seed)

@@ -557,7 +557,7 @@ class Simulation:
 
     def warm(self) -> None:
         """Let the policy precompute costs of the trace's stream configurations (not timed, as a
-        service does at start-up for the configurations it expects)."""
+        deployment would at start-up for the configurations it expects; the service does not yet)."""
         seen: dict[tuple[object, ...], StreamInfo] = {}
         for event in self.events:
             if event.request is not None:
