@@ -84,6 +84,8 @@ def test_profile_cli_measures_the_bicubic_rung_and_updates_a_profile(tmp_path: P
     assert profile.meta["created"] == first.meta["created"]  # the profile's own record stays
     (update,) = profile.meta["updates"]
     assert update["grid"]["tiers"] == ["bicubic", "tiny"] and update["device"]["kind"] == "cpu"
+    # A predictor trained on the first version records first.stamp: the service must not take it as current.
+    assert first.stamp == first.meta["created"] and profile.stamp != first.stamp
 
 
 def test_a_profile_of_another_device_class_is_not_merged() -> None:

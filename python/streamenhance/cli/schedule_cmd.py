@@ -85,6 +85,6 @@ def _save_predictor(args: argparse.Namespace) -> None:
     profile = Profile.load(args.profile) if args.profile else default_profile()
     predictor, report = train_on_profiles([profile], seed=args.seed, steps=args.steps)
     predictor.save(args.save_predictor, training={"profile_command": profile.meta.get("command", ""),
-                                                  "profile_created": profile.meta.get("created", ""),
+                                                  "profile_created": profile.stamp,
                                                   "report": report["train"], "steps": args.steps, "seed": args.seed})
     print(f"wrote {args.save_predictor}: predictor trained on {len(profile.rows)} measured rows")

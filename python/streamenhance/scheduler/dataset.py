@@ -13,7 +13,7 @@ from streamenhance.scheduler.predictor import Dataset, PerfPredictor, point_data
 from streamenhance.scheduler.profile import Profile, ProfileRow
 from streamenhance.scheduler.variants import ModelVariant
 
-FPS_AUGMENT = (15.0, 24.0, 30.0, 60.0)  # a stage's latency does not depend on its own fps: teach that
+NOMINAL_FPS = 30.0  # the fps column: no predictor part reads it (a stage's latency does not depend on its own fps)
 # Row weight ~ (rows of its device)^-DEVICE_BALANCE: the 96 measured rows are not swamped by ~300 derived
 # rows per device, without letting their noise dominate (0: none, 1: every device counts the same).
 # Chosen on a validation split carved out of the training cells (0.5: as good as 0 and 1 or better,
@@ -57,14 +57,12 @@ def device_weights(devices: Sequence[str], power: float = DEVICE_BALANCE) -> np.
     return (weight * len(weight) / weight.sum()).astype(np.float32)
 
 
-def profile_dataset(profiles: Sequence[Profile], vocabulary: Sequence[str],
-                    seed: int = 0) -> tuple[Dataset, list[Cell]]:
-    """Point-target rows of every profile row (fps drawn from ``FPS_AUGMENT`` with ``seed``)."""
-    rng = np.random.default_rng(seed)
+def profile_dataset(profiles: Sequence[Profile], vocabulary: Sequence[str]) -> tuple[Dataset, list[Cell]]:
+    """Point-target rows of every profile row."""
     specs, cells, p50, p95, eff, mem = [], [], [], [], [], []
     for profile in profiles:
         for row in profile.rows:
-            spec = row_spec(row, profile, float(rng.choice(FPS_AUGMENT)))
+            spec = row_spec(row, profile, NOMINAL_FPS)
             specs.append(spec)
             cells.append(Cell(row.kind, row.tier, row.width, row.height, profile.device.id, row.colocated))
             p50.append(row.p50_ms)
@@ -119,7 +117,7 @@ def train_on_profiles(profiles: Sequence[Profile], *, seed: int = 0, steps: int 
         The predictor (trained on the training cells only when ``holdout`` > 0) and a report.
     """
     vocab = vocabulary_of(profiles)
-    data, cells = profile_dataset(profiles, vocab, seed)
+    data, cells = profile_dataset(profiles, vocab)
     predictor = PerfPredictor(vocab, hidden, seed=seed, **kwargs)
     report: dict[str, Any] = {"rows": len(data), "devices": sorted({c.device for c in cells})}
     if holdout > 0:

@@ -114,6 +114,14 @@ class Profile:
         rows = [ProfileRow(**{k: r[k] for k in ProfileRow.__dataclass_fields__ if k in r}) for r in data["rows"]]
         return cls(DeviceInfo.from_dict(data["device"]), rows, data.get("meta", {}))
 
+    @property
+    def stamp(self) -> str:
+        """Which version of the profile this is: its creation time, plus the last update's if any (what a
+        predictor trained on it records, so weights trained before an update are not taken for current)."""
+        updates = self.meta.get("updates", [])
+        created = str(self.meta.get("created", ""))
+        return f"{created}+{len(updates)}@{updates[-1].get('created')}" if updates else created
+
     def updated(self, other: Profile) -> Profile:
         """This profile with ``other``'s rows added (a row of the same cell is replaced) and recorded in
         ``meta.updates``; both must describe the same device."""

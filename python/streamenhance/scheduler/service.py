@@ -317,8 +317,8 @@ def default_predictor(clock: Clock | None = None) -> PerfPredictor:
         except WeightsError as exc:  # an older format or a damaged file: train a fresh one instead
             LOG.warning("predictor weights unusable (%s); retraining on the shipped profile", exc)
         else:
-            created = {p.meta.get("created") for p in profiles}
-            if predictor.training_info.get("profile_created") in created:
+            stamps = {p.stamp for p in profiles}
+            if predictor.training_info.get("profile_created") in stamps:
                 return predictor
             LOG.info("predictor weights were trained on another profile; retraining on the shipped one")
     if not profiles:
