@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from streamenhance.config import TIERS
+from streamenhance.config import BICUBIC, TIERS
 from streamenhance.scheduler.devices import DeviceInfo
 from streamenhance.scheduler.profile import Profile, ProfileRow
 from streamenhance.scheduler.variants import variant
@@ -14,23 +14,24 @@ from streamenhance.scheduler.variants import variant
 RES = ((640, 360), (854, 480), (1280, 720), (1920, 1080))
 
 
-def synthetic_profile(colocated: tuple[int, ...] = (1, 2, 4), device_id: str = "cpu") -> Profile:
-    """A made-up CPU profile with plausible shape: latency = overhead + MACs / throughput, co-location slowdown."""
+def synthetic_profile(colocated: tuple[int, ...] = (1, 2, 4), device_id: str = "cpu", bicubic: bool = True) -> Profile:
+    """A made-up CPU profile with plausible shape: latency = overhead + MACs / throughput, co-location slowdown
+    (with the bicubic rung's SR rows unless ``bicubic`` is False)."""
     device = DeviceInfo(id=device_id, kind="cpu", device_class="cpu-test", compute_units=2, mem_bandwidth_gbps=20.0,
                         macs_per_s=2e10, memory_mb=8192.0, derivation="synthetic test profile")
     rows = []
-    for kind in ("sr", "ar"):
-        for tier in TIERS:
-            v = variant(kind, tier, 2 if kind == "sr" else 1, "strong")
-            eff = 0.35 if kind == "sr" else 0.8  # SR's thin convs run far below the conv throughput
-            for w, h in RES:
-                out_px = w * h * (4 if kind == "sr" else 1)
-                solo = 2.0 + v.macs_per_pixel * out_px / (device.macs_per_s * eff) * 1e3 + out_px * 2e-6
-                for k in colocated:
-                    p50 = solo * (1.0 + 0.8 * (k - 1) ** 0.9)
-                    rows.append(ProfileRow(kind, tier, v.scale, v.mode if kind == "ar" else "mild", w, h, k, p50,
-                                           p50 * math.exp(1.645 * 0.08), p50, 10, 0.9, 500.0, v.params,
-                                           v.macs_per_pixel, "ladder"))
+    cells = [("sr", BICUBIC)] * bicubic + [(kind, tier) for kind in ("sr", "ar") for tier in TIERS]
+    for kind, tier in cells:
+        v = variant(kind, tier, 2 if kind == "sr" else 1, "strong")
+        eff = 0.35 if kind == "sr" else 0.8  # SR's thin convs run far below the conv throughput
+        for w, h in RES:
+            out_px = w * h * (4 if kind == "sr" else 1)
+            solo = 2.0 + v.macs_per_pixel * out_px / (device.macs_per_s * eff) * 1e3 + out_px * 2e-6
+            for k in colocated:
+                p50 = solo * (1.0 + 0.8 * (k - 1) ** 0.9)
+                rows.append(ProfileRow(kind, tier, v.scale, v.mode if kind == "ar" else "mild", w, h, k, p50,
+                                       p50 * math.exp(1.645 * 0.08), p50, 10, 0.9, 500.0, v.params,
+                                       v.macs_per_pixel, "ladder"))
     return Profile(device, rows, {"command": "synthetic", "conditions": {"valid": False, "smoke": True}})
 
 

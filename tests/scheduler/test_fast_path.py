@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from streamenhance.config import TIERS
-from streamenhance.scheduler.planner import _at_count, _room_tiers, _top_tier, invert
+from streamenhance.scheduler.planner import FLOOR, _at_count, _room_tiers, _top_tier, invert
 from streamenhance.scheduler.policies.learned import LearnedPolicy
 from streamenhance.scheduler.quality import quality_table
 from streamenhance.scheduler.streams import Assignment, StreamInfo, StreamRequest
-from streamenhance.scheduler.variants import macs_per_second
+from streamenhance.scheduler.variants import LADDER, macs_per_second
 
 MIX = [(640, 360, 30.0, "off"), (854, 480, 30.0, "auto"), (1280, 720, 30.0, "off"), (1920, 1080, 30.0, "auto"),
        (640, 360, 60.0, "auto"), (1280, 720, 60.0, "off")]
@@ -62,7 +62,7 @@ def test_room_tiers_steps_down_the_stream_whose_deadline_binds() -> None:
     m = [[2.0, 1.5, 0.2], [3.0, 3.0, 3.0]]
     q = [[1.0, 1.3, 1.6], [1.0, 1.2, 1.4]]
     u = [[0.0] * 3] * 2
-    tiers = _room_tiers(a, m, u, u, q, [2, 2], (0.1, 3.0, 0.0, 0.0), (0.7, 1.0))
+    tiers = _room_tiers(a, m, u, u, q, [2, 2], [0, 0], (0.1, 3.0, 0.0, 0.0), (0.7, 1.0))
     assert tiers == [1, 2]
 
 
@@ -73,7 +73,7 @@ def test_room_tiers_undoes_steps_a_later_one_made_unneeded() -> None:
     m = [[2.0, 1.5, -0.5], [3.0, 3.0, 3.0]]
     q = [[1.0, 1.3, 1.6], [1.0, 1.01, 1.02]]
     u = [[0.0] * 3] * 2
-    assert _room_tiers(a, m, u, u, q, [2, 2], (0.1, 3.0, 0.0, 0.0), (0.7, 1.0)) == [1, 2]
+    assert _room_tiers(a, m, u, u, q, [2, 2], [0, 0], (0.1, 3.0, 0.0, 0.0), (0.7, 1.0)) == [1, 2]
 
 
 def test_room_tiers_respects_utilisation_and_gives_up_when_nothing_is_left() -> None:
@@ -81,21 +81,23 @@ def test_room_tiers_respects_utilisation_and_gives_up_when_nothing_is_left() -> 
     m = [[5.0, 5.0, 5.0]] * 2
     u = [[0.1, 0.3, 0.5]] * 2
     q = [[1.0, 1.5, 2.0]] * 2
-    tiers = _room_tiers(a, m, u, [[0.0] * 3] * 2, q, [2, 2], (0.1, 5.0, 0.1, 0.0), (0.7, 1.0))
+    tiers = _room_tiers(a, m, u, [[0.0] * 3] * 2, q, [2, 2], [0, 0], (0.1, 5.0, 0.1, 0.0), (0.7, 1.0))
     assert tiers is not None and 0.1 + sum(u[j][t] for j, t in enumerate(tiers)) <= 0.7
     assert sum(tiers) == 2  # two steps free 0.4 of utilisation: 1.1 -> 0.7
-    assert _room_tiers(a, m, u, [[0.0] * 3] * 2, q, [2, 2], (0.1, 5.0, 0.6, 0.0), (0.7, 1.0)) is None
+    assert _room_tiers(a, m, u, [[0.0] * 3] * 2, q, [2, 2], [0, 0], (0.1, 5.0, 0.6, 0.0), (0.7, 1.0)) is None
 
 
 def test_top_tier_takes_the_highest_tier_that_fits_with_headroom() -> None:
-    a, m_up = [[0.1, 0.2, 0.3]], [[1.0, 0.8, 0.3]]  # one member: it tolerates a total of 1.1 / 1.0 / 0.6
-    zero = [[0.0] * 3]
-    new = ([0.1, 0.4, 0.9], [1.0, 1.0, 1.0], [0.0] * 3, [0.0] * 3)
-    assert _top_tier(a, m_up, zero, zero, [0], new, (0.7, 1.0)) == 2  # 0.1 + 0.9 <= 1.1
-    assert _top_tier(a, m_up, zero, zero, [1], new, (0.7, 1.0)) == 1  # 0.2 + 0.9 > 1.0, 0.2 + 0.4 fits
-    assert _top_tier(a, m_up, zero, zero, [2], new, (0.7, 1.0)) == 0  # 0.3 + 0.4 > 0.6: the smallest only
-    assert _top_tier(a, m_up, [[0.5] * 3], zero, [0], ([0.1, 0.4, 0.9], [1.0] * 3, [0.1, 0.2, 0.3], [0.0] * 3),
-                     (0.7, 1.0)) == 1  # utilisation: 0.5 + 0.3 > 0.7
+    """Rungs: bicubic (never taken here: it is the full plan's last resort), then three network tiers."""
+    a, m_up = [[0.01, 0.1, 0.2, 0.3]], [[2.0, 1.0, 0.8, 0.3]]  # one member: it tolerates 1.1 / 1.0 / 0.6
+    zero = [[0.0] * 4]
+    new = ([0.01, 0.1, 0.4, 0.9], [1.0] * 4, [0.0] * 4, [0.0] * 4)
+    assert FLOOR == 1
+    assert _top_tier(a, m_up, zero, zero, [1], new, (0.7, 1.0)) == 3  # 0.1 + 0.9 <= 1.1
+    assert _top_tier(a, m_up, zero, zero, [2], new, (0.7, 1.0)) == 2  # 0.2 + 0.9 > 1.0, 0.2 + 0.4 fits
+    assert _top_tier(a, m_up, zero, zero, [3], new, (0.7, 1.0)) == 1  # 0.3 + 0.4 > 0.6: the smallest only
+    assert _top_tier(a, m_up, [[0.5] * 4], zero, [1], ([0.01, 0.1, 0.4, 0.9], [1.0] * 4, [0.0, 0.1, 0.2, 0.3],
+                                                      [0.0] * 4), (0.7, 1.0)) == 2  # utilisation: 0.5 + 0.3 > 0.7
 
 
 # ---------------------------------------------------------------------- the policy's fast path
@@ -117,7 +119,7 @@ def test_arrival_into_a_full_device_makes_room_instead_of_a_full_plan(learned, r
     assert stepped
     for k in stepped:
         assert chosen[k].device == before[k].device
-        assert TIERS.index(chosen[k].tier) < TIERS.index(before[k].tier)
+        assert LADDER.index(chosen[k].tier) < LADDER.index(before[k].tier)
         assert "make room for big" in chosen[k].reason
     apply(infos, chosen)
     assert_within_predicted_capacity(learned, infos, "gpu-l-0", devices)
@@ -156,7 +158,7 @@ def test_fast_path_over_many_arrivals_and_departures(learned, rig, clock) -> Non
             for k, a in before.items():
                 if chosen[k] is not a:
                     assert chosen[k].device == a.device == device
-                    assert TIERS.index(chosen[k].tier) < TIERS.index(a.tier)
+                    assert LADDER.index(chosen[k].tier) < LADDER.index(a.tier)
                     made_room += 1
             apply(infos, chosen)
             if not learned.planned(infos[-1].id).over_capacity:  # type: ignore[union-attr]
@@ -180,7 +182,7 @@ def assert_roster_matches(policy: LearnedPolicy, infos: list[StreamInfo], device
         s = roster.slot[info.id]
         assert roster.ids[s] == info.id and roster.given[info.id] == (info.request, info.assignment)
         assert (int(roster.cfg[s]), int(roster.dev[s]), int(roster.tier[s])) == (
-            planner.config_index(bank, info.request), index[info.assignment.device], TIERS.index(info.assignment.tier))
+            planner.config_index(bank, info.request), index[info.assignment.device], LADDER.index(info.assignment.tier))
 
 
 def test_a_stream_gone_without_close_forces_a_full_plan(learned, rig) -> None:

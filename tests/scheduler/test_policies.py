@@ -17,6 +17,7 @@ from streamenhance.scheduler.policy import Policy, make_policy, policy_names, re
 from streamenhance.scheduler.quality import quality_table
 from streamenhance.scheduler.simulator import TrueCost
 from streamenhance.scheduler.streams import Assignment, StreamInfo, StreamRequest
+from streamenhance.scheduler.variants import LADDER
 
 MIX = [(640, 360, 30.0, "off"), (854, 480, 30.0, "auto"), (1280, 720, 30.0, "off"), (1920, 1080, 60.0, "auto"),
        (640, 360, 60.0, "auto"), (1280, 720, 60.0, "off")]
@@ -84,7 +85,7 @@ def test_every_policy_assigns_every_stream_and_replaces_after_failure(name, rig,
     infos = streams(24)
     apply(infos, policy.choose(infos, devices, None))
     assert {i.id for i in infos} == {i.id for i in infos if i.assignment is not None}
-    assert all(i.assignment.tier in TIERS and i.assignment.device in {d.id for d in devices} for i in infos)
+    assert all(i.assignment.tier in LADDER and i.assignment.device in {d.id for d in devices} for i in infos)
     failed = devices[-1].id
     alive = [d for d in devices if d.id != failed]
     policy.on_devices_changed(alive)
@@ -209,7 +210,7 @@ def test_upgrade_waits_for_cooldown(trained, rig, clock) -> None:
     assert {i.id: i.assignment.tier for i in survivors} == before
     clock.advance(30.0)
     apply(survivors, policy.choose(survivors, device, None), clock.now())
-    assert any(TIERS.index(i.assignment.tier) > TIERS.index(before[i.id]) for i in survivors)
+    assert any(LADDER.index(i.assignment.tier) > LADDER.index(before[i.id]) for i in survivors)
 
 
 def test_arrival_and_departure_replan(learned, rig, clock) -> None:

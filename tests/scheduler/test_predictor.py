@@ -14,6 +14,7 @@ from streamenhance.scheduler.dataset import holdout_split, profile_dataset, trai
 from streamenhance.scheduler.features import features
 from streamenhance.scheduler.predictor import PerfPredictor
 from streamenhance.scheduler.streams import StreamRequest
+from streamenhance.scheduler.variants import LADDER
 
 
 def _rows(predictor: PerfPredictor, rig, device_index: int = 3) -> np.ndarray:
@@ -38,8 +39,8 @@ def test_derived_profiles_teach_light_neighbours(rig, trained) -> None:
     assert not any(r.others_fps > 0 for p in profiles if p.device.measured for r in p.rows)
     device = next(d for d in rig.infos() if d.id == "gpu-l-0")
     grid = PredictorCost(trained[0]).grid(StreamRequest(640, 360, 30.0), [device])
-    three = int(np.searchsorted(N_GRID, 3))
-    assert grid.p95[0, 0, three, 1] <= 1.5 * grid.p95[0, 0, 0, 0]
+    three, tiny = int(np.searchsorted(N_GRID, 3)), LADDER.index("tiny")
+    assert grid.p95[tiny, 0, three, 1] <= 1.5 * grid.p95[tiny, 0, 0, 0]
 
 
 def test_holdout_split_keeps_every_group_in_test(rig) -> None:

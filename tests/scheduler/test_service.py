@@ -10,8 +10,9 @@ from streamenhance.config import TIERS
 from streamenhance.errors import ConfigError
 from streamenhance.scheduler import service
 from streamenhance.scheduler.policy import StaticPlacement
-from streamenhance.scheduler.service import Scheduler, StreamHandle
+from streamenhance.scheduler.service import COMMON_CONFIGS, Scheduler, StreamHandle
 from streamenhance.scheduler.streams import StreamRequest
+from streamenhance.scheduler.variants import LADDER
 
 
 @pytest.fixture
@@ -20,13 +21,13 @@ def scheduler(trained, rig, clock, no_leaked_threads):
                       clock=clock)
     yield sched
     sched.close()
-    assert all(s["tier"] in TIERS for s in sched.snapshot()["streams"])  # no stream left undecided
+    assert all(s["tier"] in LADDER for s in sched.snapshot()["streams"])  # no stream left undecided
 
 
 def test_register_report_update_close(scheduler: Scheduler) -> None:
     handle = scheduler.register_stream(StreamRequest(1280, 720, fps=30.0, scale=2.0, mode="auto", bitrate_kbps=4000))
     a = handle.assignment
-    assert a.tier in TIERS and a.device in {d.id for d in scheduler.devices()} and a.reason.startswith("learned:")
+    assert a.tier in LADDER and a.device in {d.id for d in scheduler.devices()} and a.reason.startswith("learned:")
     version = handle.version
     for _ in range(5):
         handle.report(3.0)
@@ -45,6 +46,15 @@ def test_register_report_update_close(scheduler: Scheduler) -> None:
     handle.report(1.0)  # a frame finishing after close is ignored
 
 
+def test_warm_up_computes_the_common_configurations_before_any_stream(scheduler: Scheduler) -> None:
+    """After ``warm`` (the maintenance thread's first job) a common stream adds no cost grid to the planner."""
+    scheduler.warm()
+    bank = scheduler.policy._planner.bank(scheduler.devices())  # type: ignore[attr-defined]
+    assert len(bank.requests) == len(COMMON_CONFIGS) and bank.tol_done.all()
+    scheduler.register_stream(StreamRequest(1280, 720, fps=30.0, scale=2.0, mode="auto", bitrate_kbps=4000))
+    assert len(scheduler.policy._planner.bank(scheduler.devices()).requests) == len(COMMON_CONFIGS)  # type: ignore[attr-defined]
+
+
 def test_misses_trigger_a_replan(scheduler: Scheduler) -> None:
     handle = scheduler.register_stream(StreamRequest(640, 360, fps=60.0))
     decisions = scheduler.snapshot()["decisions"]["count"]
@@ -59,7 +69,7 @@ def test_concurrent_streams(scheduler: Scheduler) -> None:
         try:
             with scheduler.register_stream(StreamRequest(640 + 2 * i, 360, fps=30.0)) as handle:
                 for _ in range(20):
-                    assert handle.assignment.tier in TIERS
+                    assert handle.assignment.tier in LADDER
                     handle.report(2.0)
         except BaseException as exc:  # noqa: BLE001 - collected for the assert below
             errors.append(exc)
@@ -113,7 +123,7 @@ def test_process_wide_scheduler_and_advisor(trained, rig, clock, no_leaked_threa
         assert service.get_scheduler() is mine
         handle = service.stream_advisor(1280, 720, fps=30, scale=2, mode="off", bitrate_kbps=0,
                                         device_preference="auto")
-        assert isinstance(handle, StreamHandle) and handle.assignment.tier in TIERS
+        assert isinstance(handle, StreamHandle) and handle.assignment.tier in LADDER
         handle.close()
     finally:
         service.reset_scheduler()

@@ -66,7 +66,7 @@ def test_workload_traces_have_their_features() -> None:
 def test_interference_fit_recovers_the_model() -> None:
     fit = fit_interference(synthetic_profile())
     assert fit.gamma == pytest.approx(0.8, abs=0.02) and fit.eta == pytest.approx(0.9, abs=0.02)
-    assert fit.points == 64
+    assert fit.points == 9 * 4 * 2  # (bicubic + 2 kinds x 4 tiers) x 4 sizes x k = 2, 4
 
 
 def test_rig_marks_measured_and_derived(rig) -> None:

@@ -2,13 +2,15 @@
 
 Every estimator answers two questions about a stream request on a set of devices:
 
-* ``grid``: total pipeline p50/p95 (ms) for every tier and device over a grid of co-located load
+* ``grid``: total pipeline p50/p95 (ms) for every rung of ``LADDER`` (bicubic, then the network tiers) and device over a grid of co-located load
   (others on the device x their summed MACs/s relative to the device's), plus solo utilisation and
   memory. The planner caches it per estimator ``version()`` and inverts it into "how much other load
   can this stream tolerate".
 * ``exact``: p50/p95 of given streams at their exact co-located load (the planner's final check).
 
-Costs are before the per-device ``bias()`` (1 for estimators that do not learn online).
+Costs are before the per-device ``bias()`` (1 for estimators that do not learn online). A rung a cost
+source knows nothing about (the bicubic rung of a profile that never measured it) costs ``UNKNOWN_MS``:
+the planner then never finds it fits.
 """
 
 from __future__ import annotations
@@ -19,17 +21,18 @@ from typing import Protocol
 
 import numpy as np
 
-from streamenhance.config import TIERS
+from streamenhance.config import BICUBIC
 from streamenhance.scheduler.devices import DeviceInfo
-from streamenhance.scheduler.features import RowSpec, features, memory_estimate_mb, set_coload
+from streamenhance.scheduler.features import BASE_COLUMNS, RowSpec, features, memory_estimate_mb, set_coload
 from streamenhance.scheduler.predictor import PerfPredictor
 from streamenhance.scheduler.profile import Profile, ProfileRow
 from streamenhance.scheduler.streams import StreamRequest
-from streamenhance.scheduler.variants import Stage, macs_per_second, pipeline
+from streamenhance.scheduler.variants import LADDER, Stage, macs_per_second, pipeline
 
 # Co-location grid: other streams on the device, and their summed MACs/s over the device's MACs/s.
 N_GRID = np.array([0, 1, 2, 4, 8, 16, 32], dtype=np.float64)
 R_GRID = np.array([0.0, 0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 4.0, 8.0], dtype=np.float64)
+UNKNOWN_MS = 1e9  # the cost of a rung with no measurement: huge but finite, so it never fits
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,13 @@ def stage_rows(request: StreamRequest, tier: str, device: DeviceInfo, others: in
             for s in pipeline(request, tier)]
 
 
+def stage_slots(request: StreamRequest) -> np.ndarray:
+    """(T, 2) which stage slots (AR, SR) ``request`` runs at each rung of ``LADDER`` (the bicubic rung: the
+    scaler alone, in the SR slot)."""
+    return np.array([[any(s.variant.kind == kind for s in pipeline(request, tier)) for kind in ("ar", "sr")]
+                     for tier in LADDER])
+
+
 # ---------------------------------------------------------------------- learned predictor
 
 
@@ -72,14 +82,15 @@ class PredictorCost:
     """Costs from ``PerfPredictor``: a pipeline's p50/p95 are the sums over its stages.
 
     Static feature rows (everything but co-location) are cached per (request config, device), so
-    planning only fills the co-location columns and runs the NumPy MLP.
+    planning only fills the co-location columns and runs the NumPy MLP. Rows sit in two stage slots
+    (AR, SR) per rung; a slot a rung does not run holds zeros and is masked out (``stage_mask``).
     """
 
     name = "predictor"
 
     def __init__(self, predictor: PerfPredictor) -> None:
         self.predictor = predictor
-        self._static: dict[tuple[object, ...], tuple[np.ndarray, int]] = {}
+        self._static: dict[tuple[object, ...], np.ndarray] = {}
 
     def version(self) -> Hashable:
         return ("predictor", id(self.predictor), self.predictor.version)
@@ -87,58 +98,48 @@ class PredictorCost:
     def bias(self, device_id: str) -> float:
         return self.predictor.bias(device_id)
 
-    def static(self, request: StreamRequest, device: DeviceInfo) -> tuple[np.ndarray, int]:
-        """(T, stages, C) feature rows of every tier with zero co-location, and the stage count."""
+    def static(self, request: StreamRequest, device: DeviceInfo) -> np.ndarray:
+        """(T, 2, C) feature rows of every rung and stage slot with zero co-location."""
         key = (request.config_key(), device.id, device.device_class)
         cached = self._static.get(key)
         if cached is None:
-            rows = [r for tier in TIERS for r in stage_rows(request, tier, device)]
-            stages = len(rows) // len(TIERS)
-            x = features(rows, self.predictor.vocabulary).reshape(len(TIERS), stages, -1)
-            cached = self._static[key] = (x, stages)
+            mask = stage_slots(request)
+            rows = [r for tier in LADDER for r in stage_rows(request, tier, device)]
+            cached = np.zeros((*mask.shape, len(BASE_COLUMNS) + len(self.predictor.vocabulary) + 1), np.float32)
+            cached[mask] = features(rows, self.predictor.vocabulary)  # pipeline order is AR then SR: slot order
+            self._static[key] = cached
         return cached
 
     def grid(self, request: StreamRequest, devices: Sequence[DeviceInfo]) -> GridCosts:
-        n_t, n_d, n_n, n_r = len(TIERS), len(devices), len(N_GRID), len(R_GRID)
-        blocks, stages = [], 1
-        for device in devices:
-            x, stages = self.static(request, device)
-            blocks.append(x)
-        x = np.stack(blocks, 1)  # (T, D, S, C)
-        rows = np.broadcast_to(x[:, :, :, None, None, :], (n_t, n_d, stages, n_n, n_r, x.shape[-1])).copy()
+        n_t, n_d, n_n, n_r = len(LADDER), len(devices), len(N_GRID), len(R_GRID)
+        x = self.stage_features(request, devices)  # (T, D, 2, C)
+        rows = np.broadcast_to(x[:, :, :, None, None, :], (n_t, n_d, 2, n_n, n_r, x.shape[-1])).copy()
         others = np.broadcast_to(N_GRID[None, None, None, :, None], rows.shape[:-1])
         ratio = np.broadcast_to(R_GRID[None, None, None, None, :], rows.shape[:-1])
         flat = rows.reshape(-1, rows.shape[-1])
         set_coload(flat, others.reshape(-1), ratio.reshape(-1), 1.0)
         pred = self.predictor.predict_features(flat)
-        shape = (n_t, n_d, stages, n_n, n_r)
-        p50 = pred.p50_ms.reshape(shape).sum(2)
-        p95 = pred.p95_ms.reshape(shape).sum(2)
+        shape = (n_t, n_d, 2, n_n, n_r)
+        runs = self.stage_mask(request)[:, None, :, None, None]  # slots a rung does not run cost nothing
+        p50 = (pred.p50_ms.reshape(shape) * runs).sum(2)
+        p95 = (pred.p95_ms.reshape(shape) * runs).sum(2)
         # Planning utilisation is the busy share (solo p50 x fps): a frame occupies the device while it
         # runs, and that share is what decides whether a device can keep up. The efficiency output is
         # informational (how much of the device a running frame actually uses).
-        solo = np.minimum(pred.p50_ms * request.fps / 1e3, 1.0).reshape(shape)[:, :, :, 0, 0].sum(2)
-        mem = pred.memory_mb.reshape(shape)[:, :, :, 0, 0].sum(2)
-        own = np.array([macs_per_second(request, t) for t in TIERS])
-        return GridCosts(p50, p95, np.minimum(solo, 1.0), mem, own)
+        busy = np.minimum(pred.p50_ms * request.fps / 1e3, 1.0).reshape(shape) * runs
+        mem = (pred.memory_mb.reshape(shape) * runs)[:, :, :, 0, 0].sum(2)
+        own = np.array([macs_per_second(request, t) for t in LADDER])
+        return GridCosts(p50, p95, np.minimum(busy[:, :, :, 0, 0].sum(2), 1.0), mem, own)
 
     def stage_features(self, request: StreamRequest, devices: Sequence[DeviceInfo]) -> np.ndarray:
-        """(T, D, 2, C) zero-co-location feature rows of every tier, device and stage (a missing AR stage
-        is a row of zeros, masked out by ``stage_mask``)."""
-        blocks = []
-        for device in devices:
-            x, stages = self.static(request, device)
-            if stages == 1:
-                x = np.concatenate([np.zeros_like(x), x], 1)
-            blocks.append(x)
-        return np.stack(blocks, 1)
+        """(T, D, 2, C) zero-co-location feature rows of every rung, device and stage slot (a slot the
+        rung does not run is a row of zeros, masked out by ``stage_mask``)."""
+        return np.stack([self.static(request, device) for device in devices], 1)
 
     @staticmethod
     def stage_mask(request: StreamRequest) -> np.ndarray:
-        """Which of the two stage slots (AR, SR) ``request`` runs."""
-        from streamenhance.scheduler.variants import net_scale
-
-        return np.array([request.runs_ar, net_scale(request.scale) > 1])
+        """(T, 2): which of the two stage slots (AR, SR) ``request`` runs at each rung."""
+        return stage_slots(request)
 
     def predict_rows(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(p50, p95) of feature rows, before bias."""
@@ -150,9 +151,10 @@ class PredictorCost:
         """Feature rows of every stage of every stream, and the stream index of each row."""
         blocks, owner = [], []
         for i, (request, tier, device) in enumerate(zip(requests, tiers, devices, strict=True)):
-            x, stages = self.static(request, device)
-            blocks.append(x[TIERS.index(tier)])
-            owner += [i] * stages
+            t = LADDER.index(tier)
+            x = self.static(request, device)[t][stage_slots(request)[t]]
+            blocks.append(x)
+            owner += [i] * len(x)
         x = np.concatenate(blocks, 0).copy()
         owner_idx = np.asarray(owner)
         dev_macs = np.array([d.macs_per_s for d in devices])
@@ -198,7 +200,10 @@ class ProfileTable:
         return (kind, tier) in self._solo
 
     def solo(self, kind: str, tier: str, in_pixels: float) -> tuple[float, float, float]:
-        """(p50 ms, p95 ms, efficiency) of one stage alone on the device."""
+        """(p50 ms, p95 ms, efficiency) of one stage alone on the device (``UNKNOWN_MS`` for an unmeasured
+        bicubic rung; an unmeasured network is a ``KeyError``)."""
+        if tier == BICUBIC and (kind, tier) not in self._solo:
+            return UNKNOWN_MS, UNKNOWN_MS, 1.0
         x, y50, y95, eff = self._solo[(kind, tier)]
         q = float(np.log(max(in_pixels, 1.0)))
         return float(np.exp(_interp(q, x, y50))), float(np.exp(_interp(q, x, y95))), eff
@@ -267,14 +272,14 @@ class TableCost:
         return p50, p95, min(util, 1.0), mem
 
     def grid(self, request: StreamRequest, devices: Sequence[DeviceInfo]) -> GridCosts:
-        n_t, n_d = len(TIERS), len(devices)
+        n_t, n_d = len(LADDER), len(devices)
         p50 = np.zeros((n_t, n_d))
         p95, util, mem = np.zeros_like(p50), np.zeros_like(p50), np.zeros_like(p50)
-        for t, tier in enumerate(TIERS):
+        for t, tier in enumerate(LADDER):
             for d, device in enumerate(devices):
                 p50[t, d], p95[t, d], util[t, d], mem[t, d] = self.solo(request, tier, device)
         shape = (n_t, n_d, len(N_GRID), len(R_GRID))
-        own = np.array([macs_per_second(request, t) for t in TIERS])
+        own = np.array([macs_per_second(request, t) for t in LADDER])
         return GridCosts(np.broadcast_to(p50[..., None, None], shape), np.broadcast_to(p95[..., None, None], shape),
                          util, mem, own)
 

@@ -38,6 +38,15 @@ Caveats: greedy, not optimal (a multiple-choice knapsack per device is NP-hard);
 count used in step 1 is an estimate (the previous count, at least an even share), which step 5
 corrects. When even the smallest tier fits nowhere, the stream still gets the least-bad device and
 its reason says "over capacity": the planner never drops a stream.
+
+The bicubic rung (``LADDER[0]``: the native scaler, no network, ΔPSNR 0) is a last resort, not a tier
+to trade: keep, admit and make-room stop at the smallest network tier (``FLOOR``). Only a stream that
+fits nowhere at ``FLOOR`` even after members made room takes the rung (next to members at their
+tiers, else with members stepping down to ``FLOOR``, else to the rung too), and the verify step drops a
+stream from ``FLOOR`` to the rung only when nobody on its device runs above ``FLOOR``. A stream on the
+rung climbs back by the ordinary upgrade step (cooldown and headroom apply). The fast path never
+assigns the rung: when a newcomer needs it, the full plan runs. An estimator with no cost for the rung
+(a profile that never measured it) prices it out, and the planner behaves as without it.
 """
 
 from __future__ import annotations
@@ -55,6 +64,9 @@ from streamenhance.scheduler.costs import N_GRID, R_GRID, CostEstimator, GridCos
 from streamenhance.scheduler.devices import DeviceInfo
 from streamenhance.scheduler.quality import QualityTable
 from streamenhance.scheduler.streams import Assignment, StreamInfo, StreamRequest
+from streamenhance.scheduler.variants import LADDER
+
+FLOOR = LADDER.index(TIERS[0])  # the smallest network tier; below it only the bicubic rung
 
 
 @dataclass
@@ -134,7 +146,7 @@ def _stage_costs(planner: Planner, bank: _Bank, cfg: np.ndarray, tier: np.ndarra
     from streamenhance.scheduler.features import set_coload
 
     assert bank.rows is not None
-    mask = bank.mask[cfg]  # (n, 2)
+    mask = bank.mask[cfg, tier]  # (n, 2)
     x = bank.rows[cfg, tier, dev][mask]  # (rows, F): the stages that run
     owner = np.repeat(np.arange(len(cfg)), mask.sum(1))
     set_coload(x, others[owner], others_macs[owner], dev_macs[owner])
@@ -156,20 +168,20 @@ class _Bank:
         self.dev_macs = np.array([d.macs_per_s for d in devices])
         self.mem_mb = np.array([d.memory_mb for d in devices])
         self.dev_index = {d.id: i for i, d in enumerate(devices)}
-        self.a = np.zeros((0, len(TIERS), len(devices)))  # own load in device units (MACs/s over the device's)
-        self.tol = np.zeros((2, len(devices), N_COUNTS, 0, len(TIERS)))  # M* keep / upgrade: (2, D, K, C, T)
+        self.a = np.zeros((0, len(LADDER), len(devices)))  # own load in device units (MACs/s over the device's)
+        self.tol = np.zeros((2, len(devices), N_COUNTS, 0, len(LADDER)))  # M* keep / upgrade: (2, D, K, C, T)
         self.tol_done = np.zeros((len(devices), N_COUNTS), dtype=bool)
         self.tol_bias = np.full(len(devices), np.nan)  # the rounded log bias the filled slices are for
         self.index: dict[tuple[object, ...], int] = {}
         self.requests: list[StreamRequest] = []
-        self.p95 = np.zeros((0, len(TIERS), len(devices), len(N_GRID), len(R_GRID)))
-        self.own = np.zeros((0, len(TIERS)))
-        self.util = np.zeros((0, len(TIERS), len(devices)))
-        self.mem = np.zeros((0, len(TIERS), len(devices)))
+        self.p95 = np.zeros((0, len(LADDER), len(devices), len(N_GRID), len(R_GRID)))
+        self.own = np.zeros((0, len(LADDER)))
+        self.util = np.zeros((0, len(LADDER), len(devices)))
+        self.mem = np.zeros((0, len(LADDER), len(devices)))
         self.q: list[list[float]] = []
         self.budget = np.zeros(0)
         self.rows: np.ndarray | None = None  # (C, T, D, 2, F) stage features, for estimators that have them
-        self.mask = np.zeros((0, 2), dtype=bool)
+        self.mask = np.zeros((0, len(LADDER), 2), dtype=bool)  # which stage slots each (config, rung) runs
 
     def add(self, request: StreamRequest, grid: GridCosts, quality: QualityTable, margin: float,
             rows: np.ndarray | None = None, mask: np.ndarray | None = None) -> int:
@@ -178,11 +190,11 @@ class _Bank:
         self.p95 = np.concatenate([self.p95, np.asarray(grid.p95)[None]])
         self.own = np.concatenate([self.own, grid.own[None]])
         self.a = np.concatenate([self.a, (grid.own[:, None] / self.dev_macs[None, :])[None]])
-        self.tol = np.zeros((2, len(self.devices), N_COUNTS, len(self.requests), len(TIERS)))
+        self.tol = np.zeros((2, len(self.devices), N_COUNTS, len(self.requests), len(LADDER)))
         self.tol_done[:] = False
         self.util = np.concatenate([self.util, grid.util[None]])
         self.mem = np.concatenate([self.mem, grid.mem[None]])
-        self.q.append([quality.stream_gain(request, t) for t in TIERS])
+        self.q.append([quality.stream_gain(request, t) for t in LADDER])
         self.budget = np.append(self.budget, request.deadline_ms * margin)
         if rows is not None and mask is not None:
             self.rows = rows[None] if self.rows is None else np.concatenate([self.rows, rows[None]])
@@ -424,10 +436,10 @@ class _Choice:
 
 
 def _room_tiers(a: list[list[float]], m: list[list[float]], u: list[list[float]], mem: list[list[float]],
-                q: list[list[float]], tiers: list[int], new: tuple[float, float, float, float],
+                q: list[list[float]], tiers: list[int], floors: list[int], new: tuple[float, float, float, float],
                 limits: tuple[float, float]) -> list[int] | None:
     """The tiers of a device's members once they made room for a newcomer; None when even their
-    smallest tiers do not.
+    ``floors`` (the lowest tier each may step down to) do not.
 
     ``a``, ``m``, ``u``, ``mem``, ``q``: per member and tier, its load (device units), tolerance M*,
     utilisation, memory and ΔPSNR; ``tiers``: their tiers now; ``new``: the newcomer's (load, M*,
@@ -458,7 +470,7 @@ def _room_tiers(a: list[list[float]], m: list[list[float]], u: list[list[float]]
             return _undo_steps(a, m, u, mem, q, tiers, t, new, limits)
         best, best_gain = -1, -math.inf
         for j, tj in enumerate(t):
-            if tj == 0:
+            if tj <= floors[j]:
                 continue
             if short > 0:
                 rest = low2 if j == first else low1
@@ -505,17 +517,17 @@ def _top_tier(a: list[list[float]], m: list[list[float]], u: list[list[float]], 
               tiers: list[int], new: tuple[list[float], ...], limits: tuple[float, float]) -> int:
     """The highest tier a newcomer takes next to members at ``tiers`` by the tolerance test with the
     upgrade headroom for it and them (``m``: upgrade tolerances; ``new``: the newcomer's load,
-    tolerance, utilisation and memory per tier); 0 when no tier above the smallest fits."""
+    tolerance, utilisation and memory per tier); ``FLOOR`` when no tier above it fits."""
     load = sum(a[j][tj] for j, tj in enumerate(tiers))
     reach = min((a[j][tj] + m[j][tj] for j, tj in enumerate(tiers)), default=math.inf)
     util = sum(u[j][tj] for j, tj in enumerate(tiers))
     memory = sum(mem[j][tj] for j, tj in enumerate(tiers))
     a_n, m_n, u_n, mem_n = new
-    for t in range(len(a_n) - 1, 0, -1):
+    for t in range(len(a_n) - 1, FLOOR, -1):
         if (0 <= m_n[t] and load <= m_n[t] and load + a_n[t] <= reach and util + u_n[t] <= limits[0]
                 and memory + mem_n[t] <= limits[1]):
             return t
-    return 0
+    return FLOOR
 
 
 # Devices the make-room step tries, most room at the smallest tiers first (each try costs an exact check).
@@ -576,14 +588,15 @@ class _Placer:
 
     def _best(self, v: _View, info: StreamInfo, c: int) -> _Choice | None:
         """The most ΔPSNR for the newcomer with nobody else changed; None when nothing fits."""
-        bank, opt, n_t = self.bank, self.opt, len(TIERS)
+        bank, opt, n_t = self.bank, self.opt, len(LADDER)
         # Above the smallest tier: the upgrade headroom for the newcomer and its neighbours (as in plan).
-        m_n = np.concatenate([v.tol[0, self.d, v.k, c, :1].T, v.tol[1, self.d, v.k, c, 1:].T])  # (T, D)
-        cap = v.cap[np.minimum(np.arange(n_t), 1)]  # (T, D): keep at the smallest tier, upgrade above
+        up = np.arange(n_t) > FLOOR
+        m_n = np.where(up[:, None], v.tol[1, self.d, v.k, c, :].T, v.tol[0, self.d, v.k, c, :].T)  # (T, D)
+        cap = v.cap[up.astype(int)]  # (T, D): keep at the smallest tier, upgrade above
         a_n = bank.a[c]
         slack = np.minimum(cap, a_n + m_n) - (v.load + a_n)
-        ok = ((m_n >= 0) & (slack >= 0) & (v.util + self.util[c] <= opt.util_max)
-              & (v.memory + bank.mem[c] <= self.mem_cap))
+        ok = ((np.arange(n_t) >= FLOOR)[:, None] & (m_n >= 0) & (slack >= 0)  # the bicubic rung: full plan only
+              & (v.util + self.util[c] <= opt.util_max) & (v.memory + bank.mem[c] <= self.mem_cap))
         t_ok, d_ok = np.nonzero(ok)
         if not len(t_ok):
             return None
@@ -596,7 +609,7 @@ class _Placer:
             on = v.md == d
             cfg = np.append(v.mc[on], c)
             check = self._exact(cfg, np.append(v.mt[on], t), d)
-            if np.all(check[4] <= bank.budget[cfg] * (1.0 if t == 0 else opt.upgrade_headroom)):
+            if np.all(check[4] <= bank.budget[cfg] * (1.0 if t == FLOOR else opt.upgrade_headroom)):
                 return _Choice(d, t, v.slots[on], v.mt[on], check)
         return None
 
@@ -607,13 +620,14 @@ class _Placer:
         fits with the upgrade headroom (``_top_tier``), and the exact costs of that device confirm;
         None when no device can make room."""
         bank, opt, n_d = self.bank, self.opt, len(self.d)
-        a0 = bank.a[v.mc, 0, v.md]
+        low = np.minimum(v.mt, FLOOR)  # members step down to the smallest network tier, no further
+        a0 = bank.a[v.mc, low, v.md]
         cap0 = np.full(n_d, np.inf)
-        np.minimum.at(cap0, v.md, a0 + v.tol[0, v.md, v.km, v.mc, 0])
-        a_n, m_n = bank.a[c, 0], v.tol[0, self.d, v.k, c, 0]
+        np.minimum.at(cap0, v.md, a0 + v.tol[0, v.md, v.km, v.mc, low])
+        a_n, m_n = bank.a[c, FLOOR], v.tol[0, self.d, v.k, c, FLOOR]
         room = np.minimum(cap0, a_n + m_n) - (np.bincount(v.md, a0, n_d) + a_n)
-        util0 = np.bincount(v.md, self.util[v.mc, 0, v.md], n_d) + self.util[c, 0]
-        memory0 = np.bincount(v.md, bank.mem[v.mc, 0, v.md], n_d) + bank.mem[c, 0]
+        util0 = np.bincount(v.md, self.util[v.mc, low, v.md], n_d) + self.util[c, FLOOR]
+        memory0 = np.bincount(v.md, bank.mem[v.mc, low, v.md], n_d) + bank.mem[c, FLOOR]
         ok = (m_n >= 0) & (room >= 0) & (util0 <= opt.util_max) & (memory0 <= self.mem_cap)
         for d in sorted(np.flatnonzero(ok).tolist(), key=lambda d: -room[d])[:MAKE_ROOM_DEVICES]:
             on = v.md == d
@@ -623,32 +637,34 @@ class _Placer:
             u, mem = self.util[cfg, :, d].tolist(), bank.mem[cfg, :, d].tolist()
             limits = (opt.util_max, float(self.mem_cap[d]))
             tiers = _room_tiers(a[:-1], m[:-1], u[:-1], mem[:-1], [bank.q[j] for j in cfg[:-1].tolist()],
-                                v.mt[on].tolist(), (a[-1][0], m[-1][0], u[-1][0], mem[-1][0]), limits)
+                                v.mt[on].tolist(), low[on].tolist(),
+                                (a[-1][FLOOR], m[-1][FLOOR], u[-1][FLOOR], mem[-1][FLOOR]), limits)
             if tiers is None:
                 continue
             top = _top_tier(a[:-1], m_up[:-1], u[:-1], mem[:-1], tiers, (a[-1], m_up[-1], u[-1], mem[-1]), limits)
-            choice = self._confirm(v.slots[on], v.mc[on], np.array(tiers, dtype=int), d, c, top)
+            choice = self._confirm(v.slots[on], v.mc[on], np.array(tiers, dtype=int), low[on], d, c, top)
             if choice is not None:
                 return choice
         return None
 
-    def _confirm(self, members: np.ndarray, mc: np.ndarray, tiers: np.ndarray, d: int, c: int,
+    def _confirm(self, members: np.ndarray, mc: np.ndarray, tiers: np.ndarray, floors: np.ndarray, d: int, c: int,
                  top: int) -> _Choice | None:
         """The exact check of device ``d`` with the newcomer at ``top`` (with the upgrade headroom),
         else at the smallest tier; while that fails, the member most over its budget (else the
-        largest consumer) steps down one more tier, as in ``verify`` (at most ``verify_rounds`` checks)."""
+        largest consumer) steps down one more tier, not below its ``floors``, as in ``verify`` (at
+        most ``verify_rounds`` checks)."""
         cfg = np.append(mc, c)
         budget = self.bank.budget[cfg]
-        if top > 0:
+        if top > FLOOR:
             check = self._exact(cfg, np.append(tiers, top), d)
             if np.all(check[4] <= budget * self.opt.upgrade_headroom):
                 return _Choice(d, top, members, tiers, check)
         for _ in range(self.opt.verify_rounds):
-            check = self._exact(cfg, np.append(tiers, 0), d)
+            check = self._exact(cfg, np.append(tiers, FLOOR), d)
             over = check[4] / budget
             if np.all(over <= 1.0):
-                return _Choice(d, 0, members, tiers, check)
-            down = np.flatnonzero(tiers > 0)
+                return _Choice(d, FLOOR, members, tiers, check)
+            down = np.flatnonzero(tiers > floors)
             if not len(down):
                 return None
             late = down[over[down] > 1.0]
@@ -688,10 +704,10 @@ class _Placer:
         for k, stream_id in enumerate(ids):
             if k == len(members):
                 how = f"placed on arrival after {stepped} step(s) down to make room" if stepped else "placed on arrival"
-                new = Assignment(TIERS[choice.tier], device, reason(k, f"{how}, full re-plan follows"))
+                new = Assignment(LADDER[choice.tier], device, reason(k, f"{how}, full re-plan follows"))
                 r.put(stream_id, info.request, new, c, d, choice.tier)
             elif tiers[k] != r.tier[members[k]]:
-                new = Assignment(TIERS[tiers[k]], device, reason(k, f"stepped down to make room for {info.id}"))
+                new = Assignment(LADDER[tiers[k]], device, reason(k, f"stepped down to make room for {info.id}"))
                 r.put(stream_id, r.given[stream_id][0], new, int(r.cfg[members[k]]), d, tiers[k])
             else:
                 new = r.given[stream_id][1]
@@ -727,7 +743,7 @@ class _State:
         n_s, n_d = len(streams), len(devices)
         dev_index = {d.id: i for i, d in enumerate(devices)}
         self.current = [dev_index.get(s.assignment.device, -1) if s.assignment else -1 for s in streams]
-        self.prev_tier = [TIERS.index(s.assignment.tier) if s.assignment else -1 for s in streams]
+        self.prev_tier = [LADDER.index(s.assignment.tier) if s.assignment else -1 for s in streams]
         bank = planner.bank(devices)
         cfg = [planner.config_index(bank, s.request) for s in streams]
         counts = np.bincount([c for c in self.current if c >= 0], minlength=n_d)
@@ -755,10 +771,6 @@ class _State:
         self.memory = [0.0] * n_d
         self.cap = [math.inf] * n_d
         self.cap_up = [math.inf] * n_d
-        # The same sums with every member at the smallest tier: can a device make room at all?
-        self.load0 = [0.0] * n_d
-        self.util0 = [0.0] * n_d
-        self.cap0 = [math.inf] * n_d
         self.rows: tuple[np.ndarray, np.ndarray, np.ndarray, list[str]] | None = None
 
     # ------------------------------------------------------------------ device bookkeeping
@@ -770,9 +782,6 @@ class _State:
         self.memory[d] = sum(self.mem[j][tier[j]][d] for j in members)
         self.cap[d] = min((self.a[j][tier[j]][d] + self.m_keep[j][tier[j]][d] for j in members), default=math.inf)
         self.cap_up[d] = min((self.a[j][tier[j]][d] + self.m_up[j][tier[j]][d] for j in members), default=math.inf)
-        self.load0[d] = sum(self.a[j][0][d] for j in members)
-        self.util0[d] = sum(self.u[j][0][d] for j in members)
-        self.cap0[d] = min((self.a[j][0][d] + self.m_keep[j][0][d] for j in members), default=math.inf)
 
     def _add(self, s: int, t: int, d: int) -> None:
         self.tier[s], self.dev[s] = t, d
@@ -783,9 +792,6 @@ class _State:
         self.memory[d] += self.mem[s][t][d]
         self.cap[d] = min(self.cap[d], a + self.m_keep[s][t][d])
         self.cap_up[d] = min(self.cap_up[d], a + self.m_up[s][t][d])
-        self.load0[d] += self.a[s][0][d]
-        self.util0[d] += self.u[s][0][d]
-        self.cap0[d] = min(self.cap0[d], self.a[s][0][d] + self.m_keep[s][0][d])
 
     def _remove(self, s: int) -> None:
         d = self.dev[s]
@@ -818,57 +824,81 @@ class _State:
     # ------------------------------------------------------------------ phases
 
     def keep(self) -> None:
-        """Placed streams keep their device at the smallest tier, then get their previous tier back."""
+        """Placed streams keep their device at the smallest tier (the bicubic rung if they are on it), then
+        get their previous tier back."""
         placed = [s for s in range(len(self.streams)) if self.current[s] >= 0]
         for s in placed:
-            if self._slack(s, 0, self.current[s], "keep") >= 0:
-                self._add(s, 0, self.current[s])
+            low = min(self.prev_tier[s], FLOOR)
+            if self._slack(s, low, self.current[s], "keep") >= 0:
+                self._add(s, low, self.current[s])
         for s in placed:
-            target = self.prev_tier[s]
-            if self.dev[s] < 0 or target <= 0:
+            target, low = self.prev_tier[s], min(self.prev_tier[s], FLOOR)
+            if self.dev[s] < 0 or target <= low:
                 continue
             d = self.dev[s]
             self._remove(s)
-            t = next((t for t in range(target, 0, -1) if self._slack(s, t, d, "keep") >= 0), 0)
+            t = next((t for t in range(target, low, -1) if self._slack(s, t, d, "keep") >= 0), low)
             self._add(s, t, d)
 
     def admit(self) -> None:
-        """New and displaced streams at the smallest tier (making room when no device has any)."""
-        n_d = len(self.devices)
+        """New and displaced streams at the smallest tier (making room when no device has any); the
+        bicubic rung when no network fits anywhere."""
         rest = [s for s in range(len(self.streams)) if self.dev[s] < 0]
-        rest.sort(key=lambda s: -max(self.a[s][0]))
+        rest.sort(key=lambda s: -max(self.a[s][FLOOR]))
         for s in rest:
             # A displaced stream moves only where it fits with headroom (no ping-pong between two
             # devices it barely fits on); a new one takes any device it fits.
             mode = "up" if self.current[s] >= 0 else "admit"
-            pref = self.pref[s]
-            if pref >= 0 and self._slack(s, 0, pref, mode) >= 0:
-                self._add(s, 0, pref)
+            if self._admit_at(s, FLOOR, mode) or self._make_room(s, FLOOR, FLOOR):
                 continue
-            slacks = [self._slack(s, 0, d, mode) for d in range(n_d)]
-            best = max(range(n_d), key=lambda d: slacks[d])
-            if slacks[best] >= 0:
-                self._add(s, 0, best)
-            elif not self._make_room(s):
-                self.over[s] = True
-                # Nothing fits: the device with the most utilisation left, so that the stream that
-                # cannot be served does not push a device past all of its time (that would make every
-                # stream on it late).
-                def left(d: int) -> float:
-                    return self.opt.util_keep - self.util[d] - self.u[s][0][d]
+            # Last resort, a plain upscale rather than late frames: next to the members as they are,
+            # else with them down to the smallest network tier, else on the rung as well.
+            if self._admit_at(s, 0, mode) or self._make_room(s, 0, FLOOR) or self._make_room(s, 0, 0):
+                continue
+            self._over(s)
 
-                best, current = max(range(n_d), key=left), self.current[s]
-                # Stay while the device still carries it, or is not clearly worse (hysteresis band).
-                stay = current >= 0 and (left(current) >= 0.0 or left(current) >= left(best) - 0.2)
-                self._add(s, 0, current if stay else best)
+    def _admit_at(self, s: int, t: int, mode: str) -> bool:
+        """``s`` at tier ``t`` on its preferred device if it fits, else where the most slack is left."""
+        pref = self.pref[s]
+        if pref >= 0 and self._slack(s, t, pref, mode) >= 0:
+            self._add(s, t, pref)
+            return True
+        slacks = [self._slack(s, t, d, mode) for d in range(len(self.devices))]
+        best = max(range(len(slacks)), key=lambda d: slacks[d])
+        if slacks[best] < 0:
+            return False
+        self._add(s, t, best)
+        return True
 
-    def _make_room(self, s: int) -> bool:
+    def _over(self, s: int) -> None:
+        """Nothing fits: the device with the most utilisation left, so that the stream that cannot be
+        served does not push a device past all of its time (that would make every stream on it late),
+        at the cheaper of the rung and the smallest network tier."""
+        self.over[s] = True
+
+        def low(d: int) -> int:
+            return 0 if self.u[s][0][d] < self.u[s][FLOOR][d] else FLOOR
+
+        def left(d: int) -> float:
+            return self.opt.util_keep - self.util[d] - self.u[s][low(d)][d]
+
+        best, current = max(range(len(self.devices)), key=left), self.current[s]
+        # Stay while the device still carries it, or is not clearly worse (hysteresis band).
+        stay = current >= 0 and (left(current) >= 0.0 or left(current) >= left(best) - 0.2)
+        d = current if stay else best
+        self._add(s, low(d), d)
+
+    def _make_room(self, s: int, t_new: int, floor: int) -> bool:
+        """``s`` at tier ``t_new`` on the device with the most room once its members stepped down, none
+        below ``floor`` (or its tier now, if lower); False when no device has room even then."""
         best, best_slack = -1, -math.inf
         for d in range(len(self.devices)):
-            a0, m0 = self.a[s][0][d], self.m_keep[s][0][d]
-            if m0 < 0 or self.util0[d] + self.u[s][0][d] > self.opt.util_max:
+            a_n, m_n = self.a[s][t_new][d], self.m_keep[s][t_new][d]
+            lows = [(j, min(self.tier[j], floor)) for j in self.members[d]]
+            if m_n < 0 or sum(self.u[j][t][d] for j, t in lows) + self.u[s][t_new][d] > self.opt.util_max:
                 continue
-            slack = min(self.cap0[d], a0 + m0) - (self.load0[d] + a0)
+            cap = min((self.a[j][t][d] + self.m_keep[j][t][d] for j, t in lows), default=math.inf)
+            slack = min(cap, a_n + m_n) - (sum(self.a[j][t][d] for j, t in lows) + a_n)
             if slack > best_slack:
                 best, best_slack = d, slack
         if best < 0 or best_slack < 0:
@@ -880,21 +910,22 @@ class _State:
 
         tiers = _room_tiers(column(self.a), column(self.m_keep), column(self.u), column(self.mem),
                             [self.q[j] for j in members], [self.tier[j] for j in members],
-                            (self.a[s][0][d], self.m_keep[s][0][d], self.u[s][0][d], self.mem[s][0][d]),
+                            [min(self.tier[j], floor) for j in members],
+                            (self.a[s][t_new][d], self.m_keep[s][t_new][d], self.u[s][t_new][d], self.mem[s][t_new][d]),
                             (self.opt.util_max, self.mem_cap[d]))
         if tiers is None:
             return False
         for j, t in zip(members, tiers, strict=True):
             if t != self.tier[j]:
                 self._set_tier(j, t)
-        self._add(s, 0, d)
+        self._add(s, t_new, d)
         return True
 
     def _may_go_beyond(self, s: int) -> bool:
         return self.prev_tier[s] < 0 or self.now - self.streams[s].since >= self.opt.cooldown_s
 
     def upgrade(self) -> None:
-        top = len(TIERS) - 1
+        top = len(LADDER) - 1
         for _ in range(top):
             order = []
             for s in range(len(self.streams)):
@@ -925,7 +956,7 @@ class _State:
         """Move a few streams to a device where they get clearly more quality (cooldown + headroom)."""
         if self.opt.max_moves <= 0 or len(self.devices) < 2:
             return
-        top = len(TIERS) - 1
+        top = len(LADDER) - 1
         candidates = [s for s in range(len(self.streams))
                       if self.tier[s] < top and not self.over[s] and self.prev_tier[s] >= 0 and self._may_go_beyond(s)]
         candidates.sort(key=lambda s: self.q[s][top] - self.q[s][self.tier[s]], reverse=True)
@@ -964,7 +995,7 @@ class _State:
         bias = self.bias[dev]
         if self.bank.rows is not None:
             return self._exact_rows(dev, tier, others, others_macs, bias)
-        p50, p95 = self.p.estimator.exact([i.request for i in self.streams], [TIERS[t] for t in self.tier],
+        p50, p95 = self.p.estimator.exact([i.request for i in self.streams], [LADDER[t] for t in self.tier],
                                           [self.devices[d] for d in self.dev], others, others_macs)
         return p50 * bias, p95 * bias
 
@@ -986,16 +1017,18 @@ class _State:
             changed = False
             squeezed: set[int] = set()
             for s in bad:
-                if self.tier[s] > 0:
+                if self.tier[s] > FLOOR:
                     self._set_tier(s, self.tier[s] - 1)
                     changed = True
                     continue
                 d = self.dev[s]
                 if d in squeezed:
                     continue
-                # At the smallest tier already: its device's largest consumer steps down instead.
+                # At the smallest tier already: its device's largest consumer steps down instead (the
+                # highest tier first, so the bicubic rung comes last; the stream itself may be chosen).
                 squeezed.add(d)
-                members = [j for j in self.members[d] if self.tier[j] > 0]
+                members = [j for j in self.members[d] if self.tier[j] > FLOOR or (
+                    self.tier[j] == FLOOR and self.m_keep[j][0][d] >= 0)]  # the rung only where it can fit
                 if not members:
                     for j in self.members[d]:
                         self.over[j] = self.over[j] or p95[j] > self.budget[j]
@@ -1021,7 +1054,7 @@ class _State:
         for s, info in enumerate(self.streams):
             d = self.dev[s]
             device = self.devices[d].id
-            tier = TIERS[self.tier[s]]
+            tier = LADDER[self.tier[s]]
             old = info.assignment
             same = old is not None and old.tier == tier and old.device == device
             if same and bool(late[s]) == old.reason.startswith(over_prefix):  # type: ignore[union-attr]
@@ -1037,7 +1070,7 @@ class _State:
             else:
                 assignments[info.id] = Assignment(
                     tier, device, f"{tag}: predicted p95 {p95[s]:.1f} ms of a {self.budget[s]:.1f} ms budget on "
-                    f"{device} ({_streams(len(self.members[d]))})")
+                    f"{device} ({_streams(len(self.members[d]))})" + (RUNG_NOTE if self.tier[s] < FLOOR else ""))
         planned = _Planned(self.streams, assignments, p50, p95, self.budget, late)
         return PlanResult(assignments, planned, int(late.sum()), self.rows, (self.cfg, dev, np.asarray(self.tier)))
 
@@ -1072,6 +1105,9 @@ class _Planned(dict):  # type: ignore[type-arg]
 
     def __contains__(self, stream_id: object) -> bool:
         return stream_id in self._index or dict.__contains__(self, stream_id)
+
+
+RUNG_NOTE = "; bicubic: no network fits its deadline here"
 
 
 def _streams(count: int) -> str:

@@ -48,6 +48,11 @@ from streamenhance.scheduler.streams import Assignment, StreamInfo, StreamReques
 LOG = logging.getLogger("streamenhance.scheduler")
 POLICY_ENV = "STREAMENHANCE_SCHEDULER_POLICY"
 PREDICTOR_PATH = Path(__file__).resolve().parent / "profiles" / "predictor.safetensors"
+# Stream configurations warmed at start-up by the maintenance thread (x2, every common size, 30/60 fps, with
+# and without artifact removal): the first decision for a new configuration otherwise pays for its cost grids.
+COMMON_CONFIGS = tuple(StreamRequest(w, h, fps, 2.0, mode) for w, h in ((640, 360), (854, 480), (1280, 720),
+                                                                       (1920, 1080))
+                       for fps in (30.0, 60.0) for mode in ("off", "auto"))
 
 
 class StreamHandle:
@@ -296,7 +301,18 @@ class Scheduler:
                 info.assignment = new
                 self._versions[info.id] = self._versions.get(info.id, 0) + 1
 
+    def warm(self, requests: Sequence[StreamRequest] = COMMON_CONFIGS) -> None:
+        """Precompute the policy's costs for streams like ``requests`` (one at a time, so a decision never
+        waits for more than one configuration)."""
+        for i, request in enumerate(requests):
+            with self._lock:
+                self.policy.warm([StreamInfo(f"warm-{i}", request)], self.devices(), self.predictor)
+
     def _background(self, every_s: float) -> None:
+        try:
+            self.warm()
+        except Exception:  # a cold start is slower, not broken
+            LOG.exception("scheduler warm-up failed")
         while not self._stop.wait(every_s):
             try:
                 self.maintain()

@@ -42,7 +42,7 @@ from streamenhance.scheduler.predictor import PerfPredictor
 from streamenhance.scheduler.profile import Profile
 from streamenhance.scheduler.quality import QualityTable
 from streamenhance.scheduler.streams import StreamInfo, StreamRequest
-from streamenhance.scheduler.variants import macs_per_second, pipeline
+from streamenhance.scheduler.variants import LADDER, macs_per_second, pipeline
 
 Z95 = 1.6448536269514722
 _NORMAL = statistics.NormalDist()
@@ -291,11 +291,11 @@ class TrueCost:
         return solo_s * device.info.macs_per_s / max(macs_frame, 1.0)
 
     def grid(self, request: StreamRequest, devices: Sequence[DeviceInfo]) -> GridCosts:
-        n_t, n_d = len(TIERS), len(devices)
+        n_t, n_d = len(LADDER), len(devices)
         p50 = np.zeros((n_t, n_d, len(N_GRID), len(R_GRID)))
         p95 = np.zeros_like(p50)
         util, mem = np.zeros((n_t, n_d)), np.zeros((n_t, n_d))
-        for t, tier in enumerate(TIERS):
+        for t, tier in enumerate(LADDER):
             for d, info in enumerate(devices):
                 dev = self._devices[info.id]
                 busy = R_GRID * self._busy_per_ratio(request, tier, dev)
@@ -305,7 +305,7 @@ class TrueCost:
                 util[t, d] = min(1.0, solo * request.fps / 1e3)
                 mem[t, d] = sum(memory_estimate_mb(s.variant, request.in_pixels, s.out_pixels, info.kind == "cuda")
                                 for s in pipeline(request, tier))
-        own = np.array([macs_per_second(request, t) for t in TIERS])
+        own = np.array([macs_per_second(request, t) for t in LADDER])
         return GridCosts(p50, p95, util, mem, own)
 
     def exact(self, requests: Sequence[StreamRequest], tiers: Sequence[str], devices: Sequence[DeviceInfo],

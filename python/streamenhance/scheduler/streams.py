@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from streamenhance.config import MAX_SIDE, MODES, TIERS, check_choice, output_size, scale_ratio
+from streamenhance.config import BICUBIC, MAX_SIDE, MODES, TIERS, check_choice, output_size, scale_ratio
 from streamenhance.errors import ConfigError
 
 
@@ -77,7 +77,8 @@ class Assignment:
     """The scheduler's answer for one stream.
 
     Attributes:
-        tier: SR model size, one of ``config.TIERS``.
+        tier: SR model size, one of ``config.TIERS``, or ``bicubic`` (no network: the floor a stream
+            falls back to when no network meets its deadline).
         device: device id (``cpu``, ``cuda:0``, or a simulated device's id).
         reason: one human-readable line (shown in OBS GetStatus and logs).
     """
@@ -87,7 +88,7 @@ class Assignment:
     reason: str = ""
 
     def __post_init__(self) -> None:
-        check_choice("tier", self.tier, TIERS)
+        check_choice("tier", self.tier, (BICUBIC, *TIERS))
 
 
 @dataclass

@@ -18,8 +18,12 @@ from streamenhance.scheduler.streams import StreamRequest
 
 AR_MODES = ("mild", "strong")
 LADDER: tuple[str, ...] = (BICUBIC, *TIERS)  # what the scheduler can assign, cheapest first
-# Multiply-adds per output pixel of the native x2 bicubic upscale: 4 taps per pass, 2 passes, 3 planes.
-BICUBIC_MACS_PER_PIXEL = 24.0
+# The bicubic rung's cost in the planner's load unit, conv multiply-adds per output pixel. It does 24
+# (4 taps per pass, 2 passes, 3 planes) but is bound by memory traffic, so 24 would make it look ~4x
+# cheaper than it is next to the networks and ~4x more sensitive to their load. Measured here (2-core
+# AVX2 EPYC, x2 at 640x360): 8.8 ms, what ~90 conv MACs per output pixel take at the tiny net's measured
+# throughput (see docs/SCHEDULER.md, "The bicubic rung").
+BICUBIC_MACS_PER_PIXEL = 96.0
 
 
 @dataclass(frozen=True)
