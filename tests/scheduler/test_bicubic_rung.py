@@ -7,6 +7,7 @@ second one does not fit under the 0.7 utilisation limit, while rung streams cost
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from streamenhance.config import BICUBIC, TIERS
@@ -95,3 +96,20 @@ def test_learned_policy_uses_the_rung_on_an_overloaded_device(trained, arrivals:
     tiers = [i.assignment.tier for i in infos]
     assert BICUBIC in tiers and TIERS[0] in tiers
     assert not any(i.assignment.reason.startswith("learned: over") for i in infos)
+
+
+def test_a_predictor_that_never_saw_the_rung_prices_it_out(trained, tmp_path) -> None:
+    """Trained without bicubic rows, the predictor would extrapolate the rung's cost: the grid refuses it
+    instead, and the saved weights remember which rungs they were trained on."""
+    from streamenhance.scheduler.costs import UNKNOWN_MS, PredictorCost
+    from streamenhance.scheduler.dataset import train_on_profiles
+    from streamenhance.scheduler.predictor import PerfPredictor
+
+    rig = build_rig(synthetic_profile(bicubic=False), [])
+    blind, _report = train_on_profiles(rig.profiles(), steps=30)
+    request = StreamRequest(640, 360, 2.0, 2.0, "off")
+    assert -1 not in blind.tiers_seen and -1 in trained[0].tiers_seen
+    assert np.all(PredictorCost(blind).grid(request, rig.infos()).p95[0] == UNKNOWN_MS)
+    assert np.all(PredictorCost(trained[0]).grid(request, rig.infos()).p95[0] < 1e3)
+    blind.save(tmp_path / "blind.safetensors")
+    assert PerfPredictor.load(tmp_path / "blind.safetensors").tiers_seen == blind.tiers_seen

@@ -129,7 +129,10 @@ class PredictorCost:
         busy = np.minimum(pred.p50_ms * request.fps / 1e3, 1.0).reshape(shape) * runs
         mem = (pred.memory_mb.reshape(shape) * runs)[:, :, :, 0, 0].sum(2)
         own = np.array([macs_per_second(request, t) for t in LADDER])
-        return GridCosts(p50, p95, np.minimum(busy[:, :, :, 0, 0].sum(2), 1.0), mem, own)
+        util = np.minimum(busy[:, :, :, 0, 0].sum(2), 1.0)
+        unseen = np.array([LADDER.index(t) - 1 not in self.predictor.tiers_seen for t in LADDER])
+        p50[unseen], p95[unseen], util[unseen] = UNKNOWN_MS, UNKNOWN_MS, 1.0  # never measured: never fits
+        return GridCosts(p50, p95, util, mem, own)
 
     def stage_features(self, request: StreamRequest, devices: Sequence[DeviceInfo]) -> np.ndarray:
         """(T, D, 2, C) zero-co-location feature rows of every rung, device and stage slot (a slot the

@@ -54,6 +54,8 @@ from streamenhance.scheduler.features import (BASE_COLUMNS, BINARY_COLUMNS, MODE
                                                device_columns, static_columns)
 
 PREDICTOR_FORMAT = "streamenhance-predictor/2"  # /2: solo + co-load skeleton; /1 was one plain MLP
+TIER = BASE_COLUMNS.index("tier")
+NETWORK_TIERS = frozenset(range(4))  # tier indices (``ModelVariant.tier_index``) of tiny .. large
 TARGETS = ("log_p50", "log_p95", "efficiency", "log_memory")
 MAX_LOG_RATIO = float(np.log(3.0))  # largest correction one observation can ask for
 SIDE_HIDDEN = 32  # width of the device and co-load parts (the model part has ``hidden``)
@@ -196,6 +198,9 @@ class PerfPredictor:
         self.retrains = 0
         self.rejected_retrains = 0
         self.forget_tolerance = 0.03  # mean |log error| the offline rows may lose in a retrain
+        # Ladder rungs (tier indices) the offline rows covered: a rung never measured (the bicubic rung of an
+        # older profile) is not something to extrapolate to; cost sources price it out.
+        self.tiers_seen = NETWORK_TIERS
         self.history: list[dict[str, float]] = []
 
     # ------------------------------------------------------------------ network
@@ -306,6 +311,7 @@ class PerfPredictor:
             raise ConfigError("predictor fit: no training rows")
         with self._lock:
             self.offline = data
+            self.tiers_seen = frozenset(int(round(float(v) * 3)) for v in np.unique(data.x[:, TIER]))
             if reset:
                 self._standardise(data.x)
                 self._net = self._build_net()
@@ -495,7 +501,7 @@ class PerfPredictor:
         with self._lock:
             other.mean, other.std = self.mean.copy(), self.std.copy()
             other._net.load_state_dict({k: v.clone() for k, v in self._net.state_dict().items()})
-            other.offline = self.offline
+            other.offline, other.tiers_seen = self.offline, self.tiers_seen
         other._export()
         return other
 
@@ -510,7 +516,8 @@ class PerfPredictor:
         tensors["mean"], tensors["std"] = torch.from_numpy(self.mean.copy()), torch.from_numpy(self.std.copy())
         metadata = {"format": PREDICTOR_FORMAT, "vocabulary": json.dumps(list(self.vocabulary)),
                     "hidden": json.dumps(list(self.hidden)), "columns": json.dumps(list(BASE_COLUMNS)),
-                    "seed": str(self.seed), "training": json.dumps(training or {}, sort_keys=True)}
+                    "seed": str(self.seed), "training": json.dumps(training or {}, sort_keys=True),
+                    "tiers_seen": json.dumps(sorted(self.tiers_seen))}
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         save_file(tensors, str(tmp), metadata=metadata)
@@ -546,6 +553,7 @@ class PerfPredictor:
             raise WeightsError(f"predictor {path} does not match its metadata: {exc}") from exc
         predictor._export()
         predictor.training_info = json.loads(metadata.get("training", "{}"))
+        predictor.tiers_seen = frozenset(json.loads(metadata.get("tiers_seen", json.dumps(sorted(NETWORK_TIERS)))))
         return predictor
 
     training_info: dict[str, Any] = {}
