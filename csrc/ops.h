@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "common/frame.h"
+#include "common/fused_sr_net.h"
 #include "common/resize_taps.h"
 #include "common/yuv_coefficients.h"
 
@@ -35,6 +36,16 @@ void resize(const ConstPlanarView& src, const PlanarView& dst, const ResizePlan&
 // element step (1 for I420 planes, 2 for NV12's interleaved UV plane, channel 0 read).
 void yuv420_to_bgr(const ConstImageView& y, const ConstImageView& u, const ConstImageView& v,
                    const YuvCoefficients& coef, const ImageView& dst);
+
+// uint8 (H, W, 3|4) BGR(A) -> uint8 (2H, 2W, 3|4) BGR(A) through the whole SR network of `net` (common/
+// fused_sr_net.h) in one pass: convolutions, pixel shuffle, MATLAB-bicubic x2 base, then planar_to_bgr's
+// rounding; alpha 255. Equals bgr_to_planar -> SRNet.residual -> planar_to_bgr(base = resize x2) up to float
+// rounding (fp32 throughout, different summation order: within one uint8 level).
+void fused_sr(const ConstImageView& src, const FusedSRNet& net, const ImageView& dst);
+
+// Whether this CPU and build can run fused_sr's `isa` path, and the fastest one that they can.
+bool fused_sr_supported(FusedIsa isa);
+FusedIsa fused_sr_best_isa();
 
 }  // namespace se::cpu
 

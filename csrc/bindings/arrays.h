@@ -46,6 +46,7 @@ void run_on_device(std::initializer_list<const ArrayDesc*> arrays, std::uintptr_
 }
 
 void init_info(py::module_& m);
+void init_fused(py::module_& m);
 void init_pack(py::module_& m);
 void init_resize(py::module_& m);
 void init_yuv(py::module_& m);

@@ -23,4 +23,5 @@ PYBIND11_MODULE(_native, m) {
   se::bindings::init_pack(m);
   se::bindings::init_resize(m);
   se::bindings::init_yuv(m);
+  se::bindings::init_fused(m);
 }

@@ -5,7 +5,9 @@ bandwidth.
 Paths (all x2 super-resolution, no artifact removal):
 
 * ``fused`` / ``host``: ``Enhancer(scale=2, mode="off", tier=T).enhance(bgr)`` — uint8 BGR in host
-  memory to uint8 BGR in host memory (native pre/post kernels around the network);
+  memory to uint8 BGR in host memory: on the CPU for ``tiny``, the whole network in one native fused
+  kernel (``native.fused_sr``); otherwise native pre/post kernels around the PyTorch network (the row's
+  ``kernel`` says which);
 * ``fused`` / ``device`` (CUDA only): the same with the frame already a CUDA array;
 * ``torch`` / ``host``: the same weights in PyTorch eager, conversions written in torch
   (``from_numpy``, permute, ``/ 255``, ``forward`` = bicubic base + residual, clamp, round, back);
@@ -46,7 +48,8 @@ UNTRAINED = "untrained ladder model (speed only)"
 
 @dataclass(frozen=True)
 class Row:
-    """One measured cell; the first eight fields are the published JSON shape."""
+    """One measured cell; the first eight fields are the published JSON shape. ``kernel``: what ran the
+    network (``native fused (avx2)``, ``torch``, ``opencv dnn``)."""
 
     tier: str
     input: str
@@ -59,6 +62,7 @@ class Row:
     p95_ms: float
     frames: int
     weights: str
+    kernel: str
 
 
 def time_frames(run: Callable[[], object], limits: CellLimits, sync: Callable[[], None] = lambda: None) -> list[float]:
@@ -97,11 +101,11 @@ def frame_size(size: str) -> tuple[int, int]:
 
 
 def _row(tier: str, frame: np.ndarray, device: str, path: str, residency: str, times: Sequence[float],
-         weights: str) -> Row:
+         weights: str, kernel: str) -> Row:
     ms = float(np.median(times))
     size = f"{frame.shape[1]}x{frame.shape[0]}"
     return Row(tier, size, 2.0, device, path, residency, round(ms, 3), round(1e3 / ms, 3),
-               round(float(np.percentile(times, 95)), 3), len(times), weights)
+               round(float(np.percentile(times, 95)), 3), len(times), weights, kernel)
 
 
 def _sync_for(device: str) -> Callable[[], None]:
@@ -141,7 +145,7 @@ def _torch_rows(tier: str, device: str, weights_file: Path, frame: np.ndarray, l
         model = model.half()
     sync = _sync_for(device)
     host = _torch_host_to_host(model, device, half)
-    rows = [_row(tier, frame, device, "torch", "host", time_frames(lambda: host(frame), limits, sync), note)]
+    rows = [_row(tier, frame, device, "torch", "host", time_frames(lambda: host(frame), limits, sync), note, "torch")]
     h, w = frame.shape[:2]
     x = torch.rand(1, 3, h, w, device=device, dtype=torch.float16 if half else torch.float32)
     x = x.contiguous(memory_format=torch.channels_last)
@@ -150,7 +154,7 @@ def _torch_rows(tier: str, device: str, weights_file: Path, frame: np.ndarray, l
         with torch.inference_mode():
             return model(x)
 
-    rows.append(_row(tier, frame, device, "torch", "device", time_frames(forward, limits, sync), note))
+    rows.append(_row(tier, frame, device, "torch", "device", time_frames(forward, limits, sync), note, "torch"))
     return rows
 
 
@@ -160,13 +164,14 @@ def _fused_rows(tier: str, device: str, folder: Path, frame: np.ndarray, limits:
 
     engine = Enhancer(scale=2.0, mode="off", tier=tier, device=device, weights_dir=folder, advisor=None)
     sync = _sync_for(device)
-    rows = [_row(tier, frame, device, "fused", "host", time_frames(lambda: engine.enhance(frame), limits, sync), note)]
+    times = time_frames(lambda: engine.enhance(frame), limits, sync)
+    rows = [_row(tier, frame, device, "fused", "host", times, note, engine.describe()["sr_kernel"])]
     if device.startswith("cuda"):
         import torch
 
         on_device = torch.from_numpy(frame).to(device)
-        rows.append(_row(tier, frame, device, "fused", "device",
-                         time_frames(lambda: engine.enhance(on_device), limits, sync), note))
+        times = time_frames(lambda: engine.enhance(on_device), limits, sync)
+        rows.append(_row(tier, frame, device, "fused", "device", times, note, engine.describe()["sr_kernel"]))
     engine.close()
     return rows
 
@@ -178,7 +183,7 @@ def _espcn_row(frame: np.ndarray, limits: CellLimits, peers_root: Path) -> Row:
     method, _params = opencv_method(path, "ESPCN", 2)
     hr_hw = (frame.shape[0] * 2, frame.shape[1] * 2)
     return _row("espcn", frame, "cpu", "opencv_espcn", "host", time_frames(lambda: method(frame, hr_hw), limits),
-                f"peer {path.name}")
+                f"peer {path.name}", "opencv dnn")
 
 
 def _weights_note(source: str) -> str:
@@ -296,11 +301,12 @@ def run_bench(*, tiers: Sequence[str] = TIERS, sizes: Sequence[str] = tuple(SIZE
 def markdown(result: dict[str, Any]) -> str:
     """The rows as a Markdown table (ms and fps per path), then the kernels."""
     lines = [f"Machine: {result['machine']}", "",
-             "| device | input | tier | path | residency | ms/frame | fps | p95 ms | frames | weights |",
-             "|---|---|---|---|---|---:|---:|---:|---:|---|"]
+             "| device | input | tier | path | residency | kernel | ms/frame | fps | p95 ms | frames | weights |",
+             "|---|---|---|---|---|---|---:|---:|---:|---:|---|"]
     for r in result["rows"]:
         lines.append(f"| {r['device']} | {r['input']} | {r['tier']} | {r['path']} | {r['residency']} | "
-                     f"{r['ms']:.1f} | {r['fps']:.2f} | {r['p95_ms']:.1f} | {r['frames']} | {r['weights']} |")
+                     f"{r.get('kernel', '')} | {r['ms']:.1f} | {r['fps']:.2f} | {r['p95_ms']:.1f} | {r['frames']} | "
+                     f"{r['weights']} |")
     if result.get("kernels"):
         lines += ["", "| kernel | input | device | ms | GB/s | copy GB/s | of copy |", "|---|---|---|---:|---:|---:|---:|"]
         for k in result["kernels"]:

@@ -5,6 +5,8 @@ frame (BGR(A) uint8; numpy, torch CUDA or cupy)
   -> artifact removal (mode off/mild/strong/auto), padded to the net's multiple internally
   -> SR residual at input resolution; the native kernel adds it to a MATLAB-bicubic base and packs
      BGR uint8 in one pass (x1.33 / x1.5: x2, then a float downscale before packing)
+     (CPU, x2, no artifact removal, a network shape the native fused kernel implements (tier tiny): the
+     whole SR step, uint8 in to uint8 out, is one native call, ``native.fused_sr``)
      (tier ``bicubic``: no network at all, the native bicubic scaler alone)
   -> BGR(A) uint8 of the same array kind; alpha is resized with bicubic.
 """
@@ -32,7 +34,7 @@ from streamenhance.engine.devices import conv_throughput, resolve_device
 from streamenhance.engine.frames import ArrayKind, check_frame
 from streamenhance.engine.modes import AutoMode, ModeDecision
 from streamenhance.engine.selection import SRPlan, advised_plan, ar_modes, auto_tier, choose_ar, choose_sr
-from streamenhance.errors import ConfigError
+from streamenhance.errors import ConfigError, WeightsError
 from streamenhance.models import CatalogEntry, ModelSpec, catalog, load_model
 
 
@@ -50,11 +52,13 @@ DEFAULT_ADVISOR = _DefaultAdvisor()
 
 
 class _ModelCache:
-    """Loaded models shared by every Enhancer of the process, keyed by (file, device, dtype)."""
+    """Loaded models shared by every Enhancer of the process, keyed by (file, device, dtype), and their
+    networks packed for the native fused kernel, keyed by file."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._models: dict[tuple[Path, str, torch.dtype], tuple[ModelSpec, nn.Module]] = {}
+        self._fused: dict[Path, Any] = {}
 
     def get(self, path: Path, device: torch.device, dtype: torch.dtype) -> tuple[ModelSpec, nn.Module]:
         key = (path.resolve(), str(device), dtype)
@@ -63,6 +67,22 @@ class _ModelCache:
                 spec, model = load_model(path, device)
                 self._models[key] = (spec, model.to(dtype=dtype, memory_format=torch.channels_last))
             return self._models[key]
+
+    def fused(self, path: Path, model: nn.Module) -> Any | None:
+        """``model`` packed once for ``native.fused_sr``, or None when the kernel does not implement its shape."""
+        key = path.resolve()
+        with self._lock:
+            if key not in self._fused:
+                self._fused[key] = _pack_fused(model)
+            return self._fused[key]
+
+
+def _pack_fused(model: nn.Module) -> Any | None:
+    try:
+        return native.fused_sr_net(model.state_dict())
+    except WeightsError as exc:  # another shape: the torch path serves it
+        LOG.debug("native fused SR kernel not used: %s", exc)
+        return None
 
 
 MODEL_CACHE = _ModelCache()
@@ -80,6 +100,7 @@ class StreamState:
     tier_reason: str = ""
     mode: ModeDecision | None = None
     models: list[str] = field(default_factory=list)
+    sr_kernel: str = ""  # what ran the SR network on the last frame: "native fused (avx2)", "torch" or ""
     advice: TierAdvice | None = None  # the stream as registered with the tier advisor (tier "auto")
     advice_version: int = -1
     # Closes ``advice`` once: on ``release`` or when the state is dropped without it.
@@ -122,6 +143,8 @@ class Enhancer:
         advisor: with tier ``auto``, who assigns each stream's tier: by default the process-wide
             scheduler (``streamenhance.scheduler``), which sees every stream of the process; ``None``
             for the local throughput rule alone.
+        fused_kernels: run the SR network with the native fused kernel where it applies (CPU, x2, mode
+            ``off``, a network shape it implements: tier ``tiny``); False always runs it in PyTorch.
 
     Raises:
         ConfigError: an option is outside its allowed values or the device is not usable.
@@ -139,6 +162,7 @@ class Enhancer:
         fps: float = 30.0,
         weights_dir: Path | None = None,
         advisor: Advisor | None | _DefaultAdvisor = DEFAULT_ADVISOR,
+        fused_kernels: bool = True,
     ) -> None:
         self.ratio: Fraction = scale_ratio(scale)
         self.scale = float(scale)
@@ -152,6 +176,7 @@ class Enhancer:
         self.fps = float(fps)
         self.device = resolve_device(device)
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        self.fused_kernels = bool(fused_kernels)
         self._entries = catalog(weights_dir)
         self._ar_modes = ar_modes(self._entries)
         self.net_scale = 1 if self.ratio == 1 else 4 if self.ratio == 4 else 2
@@ -196,13 +221,7 @@ class Enhancer:
             plan = self._sr_plan(state, (height, width), (out_h, out_w)) if self.net_scale > 1 else None
             if (plan.entry is None) if plan is not None else self.tier_setting == BICUBIC:
                 state.mode = ModeDecision("off", f"tier {BICUBIC}: no network runs")
-            planar = native.bgr_to_planar(self._native_view(image), dtype=_numpy_dtype(self.dtype))
-            x = self._from_native(planar)
-            models: list[str] = []
-            if state.mode.mode != "off":
-                x = self._artifact_removal(x, state.mode.mode, models)
-            out = self._upscale_and_pack(x, plan, (out_h, out_w), channels, models)
-            state.models = models
+            out = self._enhance_image(image, state, plan, (out_h, out_w), channels)
             if channels == 4:
                 self._copy_alpha(image, out, (out_h, out_w))
         state.frames += 1
@@ -226,6 +245,7 @@ class Enhancer:
             "device": str(self.device),
             "dtype": str(self.dtype).replace("torch.", ""),
             "models": list(state.models),
+            "sr_kernel": state.sr_kernel,
             "frames": state.frames,
         }
 
@@ -300,6 +320,37 @@ class Enhancer:
 
     def _load(self, entry: CatalogEntry) -> tuple[ModelSpec, nn.Module]:
         return MODEL_CACHE.get(entry.path, self.device, self.dtype)
+
+    def _enhance_image(
+        self, image: Any, state: StreamState, plan: SRPlan | None, out_hw: tuple[int, int], channels: int
+    ) -> Any:
+        """AR + SR + packing of one frame on this Enhancer's device; records the models that ran in ``state``."""
+        fused = self._fused_net(plan, state.mode.mode if state.mode else "off")
+        if fused is not None:
+            state.models = [fused[0]]
+            state.sr_kernel = f"native fused ({fused[1].isa})"
+            return native.fused_sr(image, fused[1])
+        planar = native.bgr_to_planar(self._native_view(image), dtype=_numpy_dtype(self.dtype))
+        x = self._from_native(planar)
+        models: list[str] = []
+        if state.mode is not None and state.mode.mode != "off":
+            x = self._artifact_removal(x, state.mode.mode, models)
+        out = self._upscale_and_pack(x, plan, out_hw, channels, models)
+        state.models = models
+        state.sr_kernel = "torch" if plan is not None and plan.entry is not None else ""
+        return out
+
+    def _fused_net(self, plan: SRPlan | None, mode: str) -> tuple[str, Any] | None:
+        """(model name, packed network) when the native fused kernel can run the whole frame: CPU, no artifact
+        removal, one x2 pass straight to the output size, a network shape the kernel implements."""
+        if (not self.fused_kernels or self.device.type != "cpu" or mode != "off" or self.ratio != 2
+                or plan is None or plan.entry is None or plan.passes != 1):
+            return None
+        spec, model = self._load(plan.entry)
+        if spec.scale != 2:
+            return None
+        packed = MODEL_CACHE.fused(plan.entry.path, model)
+        return (spec.name, packed) if packed is not None else None
 
     def _artifact_removal(self, x: torch.Tensor, mode: str, models: list[str]) -> torch.Tensor:
         spec, model = self._load(choose_ar(self._entries, mode, self._ar_tier_hint()))

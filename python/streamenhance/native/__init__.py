@@ -12,14 +12,14 @@ The compiled module is optional at import time: when it is missing, :func:`avail
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, Literal
 
 import numpy as np
 
 from streamenhance.config import MAX_SIDE as _CONFIG_MAX_SIDE
-from streamenhance.errors import ConfigError, FrameFormatError, FrameTypeError, NativeUnavailableError
+from streamenhance.errors import ConfigError, FrameFormatError, FrameTypeError, NativeUnavailableError, WeightsError
 
 __all__ = [
     "MAX_SIDE",
@@ -28,6 +28,9 @@ __all__ = [
     "build_info",
     "cuda_available",
     "cuda_device_count",
+    "fused_sr",
+    "fused_sr_isas",
+    "fused_sr_net",
     "get_num_threads",
     "i420_to_bgr",
     "nv12_to_bgr",
@@ -39,11 +42,13 @@ __all__ = [
 
 ResizeMethod = Literal["bicubic", "area"]
 YuvMatrix = Literal["bt601", "bt709"]
+FusedIsa = Literal["auto", "avx512", "avx2", "generic"]
 # numpy.ndarray, torch.Tensor or cupy.ndarray (typed loosely: torch and cupy are optional imports).
 Array = Any
 
 _METHODS = ("bicubic", "area")
 _MATRICES = ("bt601", "bt709")
+_ISAS = ("auto", "avx512", "avx2", "generic")
 
 
 def _load() -> tuple[ModuleType | None, str | None]:
@@ -455,4 +460,84 @@ def i420_to_bgr(
         bool(full_range),
         _stream(y, kind, stream),
     )
+    return result
+
+
+# --------------------------------------------------------------------------------------------- fused SR network
+
+
+def fused_sr_isas() -> list[str]:
+    """The instruction sets :func:`fused_sr` can use on this CPU and build, fastest first (``avx512``,
+    ``avx2``, ``generic``; ``isa="auto"`` picks the first); [] without the module."""
+    return [str(name) for name in _native.fused_sr_isas()] if _native is not None else []
+
+
+def fused_sr_net(state_dict: Mapping[str, Any], *, isa: FusedIsa = "auto") -> Any:
+    """Pack super-resolution weights once for :func:`fused_sr`.
+
+    Args:
+        state_dict: parameter name -> float32 array (numpy, or torch CPU tensors) of an ``SRNet`` of tier
+            ``tiny`` at x2 (num_feat 12, num_rrdb 1, num_rdb 1, num_dense 2, growth 8), the only shape the
+            fused kernel implements.
+        isa: ``"auto"`` (the first of :func:`fused_sr_isas`), ``"avx512"``, ``"avx2"`` or ``"generic"``
+            (portable C++).
+
+    Returns:
+        An opaque packed network (``_native.FusedSRNet``; its ``isa`` says which path it runs).
+
+    Raises:
+        WeightsError: a missing or extra parameter, a shape other than the supported one, a non-float32 array.
+        ConfigError: unknown ``isa``, or one this CPU or build does not support.
+        NativeUnavailableError: the compiled module is missing.
+    """
+    native = _module()
+    _choice("isa", isa, _ISAS)
+    supported = fused_sr_isas()
+    if isa != "auto" and isa not in supported:
+        raise ConfigError(f"isa: {isa!r} is not supported by this CPU or build (supported: {', '.join(supported)})")
+    arrays = {str(name): _host_array(value) for name, value in state_dict.items()}
+    try:
+        return native.FusedSRNet(arrays, isa)
+    except (TypeError, ValueError) as exc:
+        raise WeightsError(str(exc)) from None
+
+
+def _host_array(value: Any) -> Any:
+    """torch CPU tensors as zero-copy numpy views; anything else as it is (the native layer names the problem)."""
+    if type(value).__module__.partition(".")[0] == "torch":
+        torch = sys.modules["torch"]
+        if isinstance(value, torch.Tensor) and value.device.type == "cpu":
+            return value.detach().numpy()
+    return value
+
+
+def fused_sr(frame: Array, net: Any, *, out: Array | None = None) -> Array:
+    """x2 super-resolution of a BGR(A) uint8 frame through a packed network, in one native pass (CPU only).
+
+    Computes what ``bgr_to_planar`` -> ``SRNet.residual`` -> ``planar_to_bgr(base=resize x2)`` compute, in fp32
+    with another summation order (within one uint8 level of the PyTorch reference; the bicubic base is exact).
+
+    Args:
+        frame: uint8 (H, W, 3) BGR or (H, W, 4) BGRA numpy array; pixels contiguous, rows may be padded.
+        net: a network from :func:`fused_sr_net`.
+        out: uint8 (2H, 2W, 3|4) destination (any row stride; alpha written as 255), or None to allocate one with
+            the frame's channel count.
+
+    Returns:
+        (2H, 2W, C) uint8 BGR(A).
+
+    Raises:
+        FrameTypeError: not an array, or not uint8.
+        FrameFormatError: shape, channels, size limits, strides, read-only or overlapping output, a CUDA array.
+        NativeUnavailableError: the compiled module is missing.
+    """
+    native = _module()
+    kind = _kind(frame, "frame")
+    shape = tuple(frame.shape)
+    _check_sides(shape, "frame")
+    out_shape = (2 * shape[0], 2 * shape[1], shape[2]) if len(shape) == 3 else None
+    if out_shape is not None and max(out_shape[:2]) > MAX_SIDE:
+        raise FrameFormatError(f"`frame`: x2 output sides must be at most {MAX_SIDE} (MAX_SIDE), got shape {shape}")
+    result = _output(out, frame, kind, "frame", out_shape, np.dtype(np.uint8))
+    _call(native.fused_sr, _view(frame, kind), net, _unwrap_out(result))
     return result

@@ -1,0 +1,74 @@
+"""Enhancer on the CPU: the native fused SR kernel serves tier tiny x2 without artifact removal, and gives the
+picture of the PyTorch path; everything else keeps the PyTorch path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from streamenhance import Enhancer, native
+from streamenhance.models import load_model
+from streamenhance.native import reference
+from tests.conftest import write_model
+
+
+def frame(rng: np.random.Generator, height: int = 37, width: int = 53, channels: int = 3) -> np.ndarray:
+    return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+
+
+def fused_kernel_name() -> str:
+    return f"native fused ({native.fused_sr_isas()[0]})"
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_tiny_x2_mode_off_runs_the_fused_kernel_and_matches_torch(random_weights: Path, weights_env, rng,
+                                                                   channels: int) -> None:
+    weights_env(random_weights)
+    image = frame(rng, channels=channels)
+    fused = Enhancer(scale=2, mode="off", tier="tiny", device="cpu", advisor=None)
+    eager = Enhancer(scale=2, mode="off", tier="tiny", device="cpu", advisor=None, fused_kernels=False)
+    out, expected = fused.enhance(image), eager.enhance(image)
+    assert fused.describe()["sr_kernel"] == fused_kernel_name() and eager.describe()["sr_kernel"] == "torch"
+    assert fused.describe()["models"] == eager.describe()["models"] == ["sr_tiny_x2_mild"]
+    assert out.shape == expected.shape == (74, 106, channels)
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1
+    if channels == 4:  # alpha is the bicubic-resized input alpha on both paths
+        np.testing.assert_array_equal(out[..., 3], expected[..., 3])
+
+
+def test_fused_engine_output_matches_the_model_forward(random_weights: Path, weights_env, rng) -> None:
+    weights_env(random_weights)
+    image = frame(rng, 40, 56)
+    out = Enhancer(scale=2, mode="off", tier="tiny", device="cpu", advisor=None).enhance(image)
+    _, model = load_model(random_weights / "sr_tiny_x2_mild.safetensors")
+    with torch.no_grad():
+        expected = reference.planar_to_bgr(model(torch.from_numpy(reference.bgr_to_planar(image))).numpy())
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize(
+    ("options", "why"),
+    [
+        ({"scale": 2, "mode": "strong", "tier": "tiny"}, "artifact removal runs first"),
+        ({"scale": 1.5, "mode": "off", "tier": "tiny"}, "x2 then a float downscale"),
+        ({"scale": 2, "mode": "off", "tier": "small"}, "a shape the kernel does not implement"),
+    ],
+)
+def test_other_requests_keep_the_torch_path(tmp_path: Path, weights_env, rng, options: dict, why: str) -> None:
+    write_model(tmp_path, "ar", "tiny", "strong")
+    write_model(tmp_path, "sr", "tiny", "mild", scale=2)
+    write_model(tmp_path, "sr", "small", "mild", scale=2)
+    weights_env(tmp_path)
+    enhancer = Enhancer(device="cpu", advisor=None, **options)
+    enhancer.enhance(frame(rng))
+    assert enhancer.describe()["sr_kernel"] == "torch", why
+
+
+def test_tier_bicubic_runs_no_network(identity_weights: Path, weights_env, rng) -> None:
+    weights_env(identity_weights)
+    enhancer = Enhancer(scale=2, mode="off", tier="bicubic", device="cpu", advisor=None)
+    enhancer.enhance(frame(rng))
+    assert enhancer.describe()["sr_kernel"] == ""
