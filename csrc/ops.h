@@ -58,5 +58,13 @@ void resize(const ConstImageView& src, const ImageView& dst, const ResizePlan& p
 void resize(const ConstPlanarView& src, const PlanarView& dst, const ResizePlan& plan, cudaStream_t stream);
 void yuv420_to_bgr(const ConstImageView& y, const ConstImageView& u, const ConstImageView& v,
                    const YuvCoefficients& coef, const ImageView& dst, cudaStream_t stream);
+// cpu::fused_sr's result, bit for bit with its FMA paths (AVX2, AVX-512); net.isa is ignored.
+void fused_sr(const ConstImageView& src, const FusedSRNet& net, const ImageView& dst, cudaStream_t stream);
+
+// Test and tuning hook of fused_sr: tile_width forces the kernel's tile (32: 32 x 16 input pixels, 16: 16 x 16;
+// 0: the widest that the device's shared memory takes). Host views run the kernel's tile code serially on the CPU
+// (slow; it checks the kernel's arithmetic and indexing where there is no GPU; 0 means 32 there).
+void fused_sr_tiled(const ConstImageView& src, const FusedSRNet& net, const ImageView& dst, int tile_width,
+                    cudaStream_t stream);
 
 }  // namespace se::cuda

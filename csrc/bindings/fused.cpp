@@ -1,4 +1,5 @@
-// FusedSRNet (packed weights) and fused_sr: validation and dispatch. CPU only: a CUDA array is a clear error.
+// FusedSRNet (packed weights) and fused_sr: validation and dispatch (numpy arrays to cpu::fused_sr, CUDA arrays to
+// cuda::fused_sr on their device and stream).
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -65,20 +66,35 @@ FusedSRNet make_net(const py::dict& state, const std::string& isa_name) {
   return pack_fused_sr_net(weight_ptrs, bias_ptrs, isa);
 }
 
-void fused_sr(py::handle src_obj, const FusedSRNet& net, py::handle dst_obj) {
-  const ArrayDesc src = array_desc(src_obj, "src");
-  const ArrayDesc dst = array_desc(dst_obj, "dst");
-  check_same_device({&src, &dst});
-  if (src.on_cuda()) {
-    throw std::invalid_argument("fused_sr runs on the CPU only: `src` is on " + device_string(src.device) +
-                                "; pass numpy arrays");
-  }
-  const ImageView in = image_arg(src, kBgrFrame);
-  const ImageView out = output_image_arg(dst, kBgrFrame);
-  check_shape(dst, {2 * in.height, 2 * in.width, out.channels}, "(2H, 2W, 3|4) for `src` of (H, W)");
-  check_no_overlap(dst, src);
-  py::gil_scoped_release release;
-  cpu::fused_sr(in, net, out);
+// The validated (src, dst) views of a fused_sr call, both on one device.
+struct FusedArgs {
+  ArrayDesc src, dst;
+  ImageView in, out;
+};
+
+FusedArgs fused_args(py::handle src_obj, py::handle dst_obj) {
+  FusedArgs a{array_desc(src_obj, "src"), array_desc(dst_obj, "dst"), {}, {}};
+  check_same_device({&a.src, &a.dst});
+  a.in = image_arg(a.src, kBgrFrame);
+  a.out = output_image_arg(a.dst, kBgrFrame);
+  check_shape(a.dst, {2 * a.in.height, 2 * a.in.width, a.out.channels}, "(2H, 2W, 3|4) for `src` of (H, W)");
+  check_no_overlap(a.dst, a.src);
+  return a;
+}
+
+void fused_sr(py::handle src_obj, const FusedSRNet& net, py::handle dst_obj, std::uintptr_t stream) {
+  const FusedArgs a = fused_args(src_obj, dst_obj);
+  run_on_device(
+      {&a.src, &a.dst}, stream, [&] { cpu::fused_sr(a.in, net, a.out); },
+      [&](cudaStream_t s) { cuda::fused_sr(a.in, net, a.out, s); });
+}
+
+// Test and tuning hook: the CUDA kernel with a forced tile; numpy arrays run its tile code serially on the host.
+void fused_sr_cuda_kernel(py::handle src_obj, const FusedSRNet& net, py::handle dst_obj, int tile_width,
+                          std::uintptr_t stream) {
+  const FusedArgs a = fused_args(src_obj, dst_obj);
+  const auto run = [&](cudaStream_t s) { cuda::fused_sr_tiled(a.in, net, a.out, tile_width, s); };
+  run_on_device({&a.src, &a.dst}, stream, [&] { run(nullptr); }, run);
 }
 
 }  // namespace
@@ -88,16 +104,23 @@ void init_fused(py::module_& m) {
 
 Built from the float32 state dict (name -> numpy array) of an SRNet of tier tiny at x2 (num_feat 12,
 num_rrdb 1, num_rdb 1, num_dense 2, growth 8); any other shape raises ValueError naming the first
-difference. `isa`: 'auto' (the fastest this CPU and build support), 'avx512', 'avx2' or 'generic'
-(portable C++).)doc")
+difference. `isa`, the CPU path: 'auto' (the fastest this CPU and build support), 'avx512', 'avx2' or
+'generic' (portable C++); CUDA arrays ignore it.)doc")
       .def(py::init(&make_net), py::arg("state_dict"), py::arg("isa") = "auto")
       .def_property_readonly("isa", [](const FusedSRNet& net) { return std::string(fused_isa_name(net.isa)); })
       .def_property_readonly_static("scale", [](const py::object&) { return fused_sr::kScale; });
-  m.def("fused_sr", &fused_sr, py::arg("src"), py::arg("net"), py::arg("dst"),
-        R"doc(BGR(A) uint8 (H, W, 3|4) -> BGR(A) uint8 (2H, 2W, 3|4) through `net`, written into `dst` (CPU only).
+  m.def("fused_sr", &fused_sr, py::arg("src"), py::arg("net"), py::arg("dst"), py::arg("stream") = 0,
+        R"doc(BGR(A) uint8 (H, W, 3|4) -> BGR(A) uint8 (2H, 2W, 3|4) through `net`, written into `dst`.
 
 The whole SR pipeline in one pass: the network's convolutions and pixel shuffle, the MATLAB-bicubic x2
-base, floor(clamp((residual + base) * 255 + 0.5, 0, 255)); alpha 255. `src` rows may be padded.)doc");
+base, floor(clamp((residual + base) * 255 + 0.5, 0, 255)); alpha 255. `src` rows may be padded. numpy
+arrays run on the CPU (net.isa's path), CUDA arrays on their GPU and `stream` (fp32; bit-identical to the
+CPU's avx2 / avx512 paths).)doc");
+  m.def("_fused_sr_cuda_kernel", &fused_sr_cuda_kernel, py::arg("src"), py::arg("net"), py::arg("dst"),
+        py::arg("tile_width") = 0, py::arg("stream") = 0,
+        R"doc(Test and tuning hook: fused_sr's CUDA kernel with its tile forced (32: 32 x 16 input pixels, 16: 16 x 16,
+0: the widest that fits). numpy arrays run the kernel's tile code serially on the host (slow; no GPU needed).
+RuntimeError where _native was built without CUDA.)doc");
   m.def(
       "fused_sr_isas",
       [] {

@@ -35,5 +35,9 @@ void yuv420_to_bgr(const ConstImageView&, const ConstImageView&, const ConstImag
                    const ImageView&, cudaStream_t) {
   not_compiled("yuv420_to_bgr");
 }
+void fused_sr(const ConstImageView&, const FusedSRNet&, const ImageView&, cudaStream_t) { not_compiled("fused_sr"); }
+void fused_sr_tiled(const ConstImageView&, const FusedSRNet&, const ImageView&, int, cudaStream_t) {
+  not_compiled("fused_sr");
+}
 
 }  // namespace se::cuda

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from streamenhance import Enhancer, native
+from streamenhance.engine import pipeline
 from streamenhance.models import load_model
 from streamenhance.native import reference
 from tests.conftest import write_model
@@ -72,3 +73,26 @@ def test_tier_bicubic_runs_no_network(identity_weights: Path, weights_env, rng) 
     enhancer = Enhancer(scale=2, mode="off", tier="bicubic", device="cpu", advisor=None)
     enhancer.enhance(frame(rng))
     assert enhancer.describe()["sr_kernel"] == ""
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("channels", [3, 4])
+def test_cuda_tiny_x2_mode_off_runs_the_fused_kernel_like_the_cpu(random_weights: Path, weights_env, rng,
+                                                                  channels: int, monkeypatch) -> None:
+    """With CUDA among the fused devices (not yet the default) the same conditions pick the native kernel (fp32,
+    packed from the float32 weights): the picture of the CPU's fused kernel, for host and device frames."""
+    monkeypatch.setattr(pipeline, "FUSED_DEVICES", ("cpu", "cuda"))
+    weights_env(random_weights)
+    image = frame(rng, channels=channels)
+    gpu = Enhancer(scale=2, mode="off", tier="tiny", device="cuda:0", advisor=None)
+    out = gpu.enhance(image)
+    assert gpu.describe()["sr_kernel"] == "native fused (cuda)" and gpu.describe()["models"] == ["sr_tiny_x2_mild"]
+    expected = Enhancer(scale=2, mode="off", tier="tiny", device="cpu", advisor=None).enhance(image)
+    assert isinstance(out, np.ndarray) and out.shape == expected.shape == (74, 106, channels)
+    assert np.abs(out.astype(int) - expected.astype(int)).max() <= 1
+    on_device = gpu.enhance(torch.from_numpy(image).to("cuda:0"))
+    assert torch.is_tensor(on_device) and on_device.is_cuda
+    np.testing.assert_array_equal(on_device.cpu().numpy(), out)
+    eager = Enhancer(scale=2, mode="off", tier="tiny", device="cuda:0", advisor=None, fused_kernels=False)
+    eager.enhance(image)
+    assert eager.describe()["sr_kernel"] == "torch"

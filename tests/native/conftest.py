@@ -21,6 +21,14 @@ def ext() -> ModuleType:
     return _native
 
 
+@pytest.fixture(params=["torch", "cupy"])
+def lib(request: pytest.FixtureRequest) -> str:
+    """Which library makes the CUDA arrays of a test (test_cuda.to_device): torch, and cupy where installed."""
+    if request.param == "cupy":
+        pytest.importorskip("cupy")
+    return str(request.param)
+
+
 @pytest.fixture
 def padded() -> Callable[[np.ndarray, int], np.ndarray]:
     """Copy of an image inside a wider buffer: the returned view has padded rows (row stride > row bytes)

@@ -339,7 +339,7 @@ def test_cuda_array_without_usable_cuda(ext: ModuleType) -> None:
     if ext.cuda_available():
         pytest.skip("a GPU is usable here: covered by test_cuda.py")
     fake = FakeCudaArray(frame())
-    why = r"`src` is a CUDA array but (no CUDA device is usable here|this _native was built without CUDA)"
+    why = r"`src` is a CUDA array(:| but) (no CUDA device is usable here|this _native was built without CUDA)"
     with pytest.raises(RuntimeError, match=why):
         ext.bgr_to_planar(fake, planar())
     with pytest.raises(RuntimeError, match="`dst` is a CUDA array"):

@@ -19,13 +19,6 @@ from streamenhance.errors import FrameFormatError
 pytestmark = pytest.mark.cuda
 
 
-@pytest.fixture(params=["torch", "cupy"])
-def lib(request: pytest.FixtureRequest) -> str:
-    if request.param == "cupy":
-        pytest.importorskip("cupy")
-    return str(request.param)
-
-
 def to_device(lib: str, array: np.ndarray, device: int = 0) -> Any:
     if lib == "torch":
         return torch.from_numpy(np.ascontiguousarray(array)).to(f"cuda:{device}")

@@ -5,9 +5,9 @@ bandwidth.
 Paths (all x2 super-resolution, no artifact removal):
 
 * ``fused`` / ``host``: ``Enhancer(scale=2, mode="off", tier=T).enhance(bgr)`` — uint8 BGR in host
-  memory to uint8 BGR in host memory: on the CPU for ``tiny``, the whole network in one native fused
-  kernel (``native.fused_sr``); otherwise native pre/post kernels around the PyTorch network (the row's
-  ``kernel`` says which);
+  memory to uint8 BGR in host memory: for ``tiny``, the whole network in one native fused kernel
+  (``native.fused_sr``: threads + SIMD on the CPU, one fp32 CUDA kernel on a GPU); otherwise native
+  pre/post kernels around the PyTorch network (the row's ``kernel`` says which);
 * ``fused`` / ``device`` (CUDA only): the same with the frame already a CUDA array;
 * ``torch`` / ``host``: the same weights in PyTorch eager, conversions written in torch
   (``from_numpy``, permute, ``/ 255``, ``forward`` = bicubic base + residual, clamp, round, back);
@@ -49,7 +49,7 @@ UNTRAINED = "untrained ladder model (speed only)"
 @dataclass(frozen=True)
 class Row:
     """One measured cell; the first eight fields are the published JSON shape. ``kernel``: what ran the
-    network (``native fused (avx2)``, ``torch``, ``opencv dnn``)."""
+    network (``native fused (avx2)``, ``native fused (cuda)``, ``torch``, ``opencv dnn``)."""
 
     tier: str
     input: str

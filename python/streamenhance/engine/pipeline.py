@@ -6,7 +6,8 @@ frame (BGR(A) uint8; numpy, torch CUDA or cupy)
   -> SR residual at input resolution; the native kernel adds it to a MATLAB-bicubic base and packs
      BGR uint8 in one pass (x1.33 / x1.5: x2, then a float downscale before packing)
      (CPU, x2, no artifact removal, a network shape the native fused kernel implements (tier tiny): the
-     whole SR step, uint8 in to uint8 out, is one native call, ``native.fused_sr``)
+     whole SR step, uint8 in to uint8 out, is one native call, ``native.fused_sr``, fp32; CUDA once its
+     kernel has run on a GPU, see ``FUSED_DEVICES``)
      (tier ``bicubic``: no network at all, the native bicubic scaler alone)
   -> BGR(A) uint8 of the same array kind; alpha is resized with bicubic.
 """
@@ -86,6 +87,10 @@ def _pack_fused(model: nn.Module) -> Any | None:
 
 
 MODEL_CACHE = _ModelCache()
+# Devices on which the engine runs the native fused kernel by default. The CUDA kernel compiles and, its tile code
+# run on the host, matches the CPU kernel byte for byte, but it has not run on a GPU yet (docs/SPEED.md): CUDA
+# Enhancers keep the torch path until scripts/device_check_fused_cuda.sh has passed on one.
+FUSED_DEVICES: tuple[str, ...] = ("cpu",)
 
 
 @dataclass
@@ -100,7 +105,8 @@ class StreamState:
     tier_reason: str = ""
     mode: ModeDecision | None = None
     models: list[str] = field(default_factory=list)
-    sr_kernel: str = ""  # what ran the SR network on the last frame: "native fused (avx2)", "torch" or ""
+    # What ran the SR network on the last frame: "native fused (avx2)", "native fused (cuda)", "torch" or "".
+    sr_kernel: str = ""
     advice: TierAdvice | None = None  # the stream as registered with the tier advisor (tier "auto")
     advice_version: int = -1
     # Closes ``advice`` once: on ``release`` or when the state is dropped without it.
@@ -143,8 +149,9 @@ class Enhancer:
         advisor: with tier ``auto``, who assigns each stream's tier: by default the process-wide
             scheduler (``streamenhance.scheduler``), which sees every stream of the process; ``None``
             for the local throughput rule alone.
-        fused_kernels: run the SR network with the native fused kernel where it applies (CPU, x2, mode
-            ``off``, a network shape it implements: tier ``tiny``); False always runs it in PyTorch.
+        fused_kernels: run the SR network with the native fused kernel where it applies (a device of
+            ``FUSED_DEVICES``: the CPU for now; x2, mode ``off``, a network shape it implements: tier
+            ``tiny``); False always runs it in PyTorch.
 
     Raises:
         ConfigError: an option is outside its allowed values or the device is not usable.
@@ -328,7 +335,7 @@ class Enhancer:
         fused = self._fused_net(plan, state.mode.mode if state.mode else "off")
         if fused is not None:
             state.models = [fused[0]]
-            state.sr_kernel = f"native fused ({fused[1].isa})"
+            state.sr_kernel = f"native fused ({'cuda' if self.device.type == 'cuda' else fused[1].isa})"
             return native.fused_sr(image, fused[1])
         planar = native.bgr_to_planar(self._native_view(image), dtype=_numpy_dtype(self.dtype))
         x = self._from_native(planar)
@@ -341,12 +348,13 @@ class Enhancer:
         return out
 
     def _fused_net(self, plan: SRPlan | None, mode: str) -> tuple[str, Any] | None:
-        """(model name, packed network) when the native fused kernel can run the whole frame: CPU, no artifact
+        """(model name, packed network) when the native fused kernel can run the whole frame: CPU or CUDA, no artifact
         removal, one x2 pass straight to the output size, a network shape the kernel implements."""
-        if (not self.fused_kernels or self.device.type != "cpu" or mode != "off" or self.ratio != 2
+        if (not self.fused_kernels or self.device.type not in FUSED_DEVICES or mode != "off" or self.ratio != 2
                 or plan is None or plan.entry is None or plan.passes != 1):
             return None
-        spec, model = self._load(plan.entry)
+        # Packed from the float32 weights on every device (a CUDA Enhancer's own copy is float16).
+        spec, model = MODEL_CACHE.get(plan.entry.path, torch.device("cpu"), torch.float32)
         if spec.scale != 2:
             return None
         packed = MODEL_CACHE.fused(plan.entry.path, model)

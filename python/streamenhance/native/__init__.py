@@ -479,8 +479,8 @@ def fused_sr_net(state_dict: Mapping[str, Any], *, isa: FusedIsa = "auto") -> An
         state_dict: parameter name -> float32 array (numpy, or torch CPU tensors) of an ``SRNet`` of tier
             ``tiny`` at x2 (num_feat 12, num_rrdb 1, num_rdb 1, num_dense 2, growth 8), the only shape the
             fused kernel implements.
-        isa: ``"auto"`` (the first of :func:`fused_sr_isas`), ``"avx512"``, ``"avx2"`` or ``"generic"``
-            (portable C++).
+        isa: the CPU path: ``"auto"`` (the first of :func:`fused_sr_isas`), ``"avx512"``, ``"avx2"`` or
+            ``"generic"`` (portable C++). CUDA frames ignore it.
 
     Returns:
         An opaque packed network (``_native.FusedSRNet``; its ``isa`` says which path it runs).
@@ -511,24 +511,30 @@ def _host_array(value: Any) -> Any:
     return value
 
 
-def fused_sr(frame: Array, net: Any, *, out: Array | None = None) -> Array:
-    """x2 super-resolution of a BGR(A) uint8 frame through a packed network, in one native pass (CPU only).
+def fused_sr(frame: Array, net: Any, *, out: Array | None = None, stream: Any = None) -> Array:
+    """x2 super-resolution of a BGR(A) uint8 frame through a packed network, in one native pass.
 
     Computes what ``bgr_to_planar`` -> ``SRNet.residual`` -> ``planar_to_bgr(base=resize x2)`` compute, in fp32
     with another summation order (within one uint8 level of the PyTorch reference; the bicubic base is exact).
+    numpy arrays (and torch CPU tensors) run on the CPU, on ``net.isa``'s path; torch CUDA tensors and cupy
+    arrays run on their GPU (the same network, fp32, one kernel; bit-identical to the ``avx2`` / ``avx512`` CPU
+    paths).
 
     Args:
-        frame: uint8 (H, W, 3) BGR or (H, W, 4) BGRA numpy array; pixels contiguous, rows may be padded.
-        net: a network from :func:`fused_sr_net`.
-        out: uint8 (2H, 2W, 3|4) destination (any row stride; alpha written as 255), or None to allocate one with
-            the frame's channel count.
+        frame: uint8 (H, W, 3) BGR or (H, W, 4) BGRA; pixels contiguous, rows may be padded.
+        net: a network from :func:`fused_sr_net` (one packed network serves the CPU and every GPU).
+        out: uint8 (2H, 2W, 3|4) destination on the frame's device (any row stride; alpha written as 255), or
+            None to allocate one with the frame's channel count.
+        stream: CUDA stream (handle or torch/cupy stream object); default: the library's current stream.
 
     Returns:
-        (2H, 2W, C) uint8 BGR(A).
+        (2H, 2W, C) uint8 BGR(A), of the frame's kind.
 
     Raises:
         FrameTypeError: not an array, or not uint8.
-        FrameFormatError: shape, channels, size limits, strides, read-only or overlapping output, a CUDA array.
+        FrameFormatError: shape, channels, size limits, strides, read-only or overlapping output, arrays on
+            different devices.
+        RuntimeError: a CUDA array where _native has no CUDA or no GPU is usable, or a CUDA error.
         NativeUnavailableError: the compiled module is missing.
     """
     native = _module()
@@ -539,5 +545,5 @@ def fused_sr(frame: Array, net: Any, *, out: Array | None = None) -> Array:
     if out_shape is not None and max(out_shape[:2]) > MAX_SIDE:
         raise FrameFormatError(f"`frame`: x2 output sides must be at most {MAX_SIDE} (MAX_SIDE), got shape {shape}")
     result = _output(out, frame, kind, "frame", out_shape, np.dtype(np.uint8))
-    _call(native.fused_sr, _view(frame, kind), net, _unwrap_out(result))
+    _call(native.fused_sr, _view(frame, kind), net, _unwrap_out(result), _stream(frame, kind, stream))
     return result
