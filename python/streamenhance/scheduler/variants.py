@@ -19,11 +19,12 @@ from streamenhance.scheduler.streams import StreamRequest
 AR_MODES = ("mild", "strong")
 LADDER: tuple[str, ...] = (BICUBIC, *TIERS)  # what the scheduler can assign, cheapest first
 # The bicubic rung's cost in the planner's load unit, conv multiply-adds per output pixel. It does 24
-# (4 taps per pass, 2 passes, 3 planes) but is bound by memory traffic, so 24 would make it look ~4x
-# cheaper than it is next to the networks and ~4x more sensitive to their load. Measured here (2-core
-# AVX2 EPYC, x2 at 640x360): 8.8 ms, what ~90 conv MACs per output pixel take at the tiny net's measured
-# throughput (see docs/SCHEDULER.md, "The bicubic rung").
-BICUBIC_MACS_PER_PIXEL = 96.0
+# (4 taps per pass, 2 passes, 3 planes) but is bound by memory traffic and runs unfused (uint8 -> float
+# planes -> resize -> pack), so 24 would make it look ~30x cheaper than it is next to the networks and
+# their load ~30x heavier to it. Measured for the shipped profile (2-core EPYC, 2026-12-06), x2 p50 at
+# 640x360 / 854x480: bicubic 8.5 / 14.9 ms, tiny (1485 MACs per output pixel, fused kernel) 16.9 / 30.5
+# ms: the rung costs what ~740 of tiny's MACs do (at 720p and 1080p ~1240: the scaler falls out of cache).
+BICUBIC_MACS_PER_PIXEL = 740.0
 
 
 @dataclass(frozen=True)
