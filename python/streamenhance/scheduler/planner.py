@@ -245,14 +245,20 @@ class Planner:
         return bank.add(request, grid, self.quality, self.options.margin, rows, mask)
 
     def tolerances(self, bank: _Bank, others: np.ndarray, bias: np.ndarray) -> tuple[list[Any], ...]:
-        """Per config: (M* keep, M* upgrade, own load, utilisation, memory) as nested lists [C][T][D]."""
+        """Per config: (M* keep, M* upgrade, own load, utilisation, memory) as nested lists [C][T][D].
+
+        The device bias scales latency (the tolerances), not the busy shares: streams whose frames tick
+        together (OBS filters on one render tick) each see the others' frames, which raises observed
+        latency and with it the bias while the device's busy share stays what it was. Scaling the shares
+        too kept every stream of a real 4-stream run on the bicubic rung where all fitted at ``tiny``
+        (docs/SCHEDULER.md, Results); the price is that lost capacity (a noisy neighbour) shrinks only
+        the latency room."""
         keep, up = self.tolerance_arrays(bank, others, bias)
         n_c = len(bank.requests)
         static = self._static.get((bank.key, n_c))
         if static is None:
-            static = self._static[(bank.key, n_c)] = (bank.a.tolist(), bank.mem.tolist())
-        util = (bank.util * np.exp(np.round(np.log(bias), 2))[None, None, :]).tolist()
-        return keep.tolist(), up.tolist(), static[0], util, static[1]
+            static = self._static[(bank.key, n_c)] = (bank.a.tolist(), bank.mem.tolist(), bank.util.tolist())
+        return keep.tolist(), up.tolist(), static[0], static[2], static[1]
 
     def tolerance_arrays(self, bank: _Bank, others: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(M* keep, M* upgrade), each (C, T, D), at ``others`` co-located streams per device."""
@@ -563,7 +569,7 @@ class _Placer:
         self.d = np.arange(len(devices))
         self.bias = np.array([planner.estimator.bias(d.id) for d in devices])
         self.mem_cap = bank.mem_mb * self.opt.mem_max
-        self.util = bank.util * self.bias  # (C, T, D) utilisation with each device's correction
+        self.util = bank.util  # (C, T, D) busy shares (the bias corrects latency only, see ``Planner.tolerances``)
         self.dev_index = bank.dev_index
 
     def place(self, info: StreamInfo, c: int) -> _Choice | None:
