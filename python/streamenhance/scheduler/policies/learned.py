@@ -43,7 +43,9 @@ class LearnedPolicy(Policy):
 
     Caveats: decisions are as good as the predictor: a device or model the offline data never saw
     starts on the roofline prior and the per-device bias; hidden load is seen only through misses and
-    the bias, i.e. after it hurts; when nothing fits, streams stay at the smallest tier (over capacity).
+    the bias, i.e. after it hurts, and the bias scales latency, not the busy share (see
+    ``Planner.tolerances``); a stream no network fits takes the bicubic rung (full plan only), and when
+    not even that fits it stays on the cheaper of the rung and the smallest tier (over capacity).
     """
 
     name = "learned"
