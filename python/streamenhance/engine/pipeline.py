@@ -59,7 +59,7 @@ class _ModelCache:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._models: dict[tuple[Path, str, torch.dtype], tuple[ModelSpec, nn.Module]] = {}
-        self._fused: dict[Path, Any] = {}
+        self._fused: dict[Path, tuple[ModelSpec, Any | None]] = {}
 
     def get(self, path: Path, device: torch.device, dtype: torch.dtype) -> tuple[ModelSpec, nn.Module]:
         key = (path.resolve(), str(device), dtype)
@@ -69,13 +69,18 @@ class _ModelCache:
                 self._models[key] = (spec, model.to(dtype=dtype, memory_format=torch.channels_last))
             return self._models[key]
 
-    def fused(self, path: Path, model: nn.Module) -> Any | None:
-        """``model`` packed once for ``native.fused_sr``, or None when the kernel does not implement its shape."""
+    def fused(self, path: Path) -> tuple[ModelSpec, Any | None]:
+        """The file's spec and its network packed once for ``native.fused_sr`` from the float32 weights (a CUDA
+        Enhancer's own copy is float16); None when the kernel does not implement its shape. One look-up per frame."""
         key = path.resolve()
         with self._lock:
-            if key not in self._fused:
-                self._fused[key] = _pack_fused(model)
-            return self._fused[key]
+            cached = self._fused.get(key)
+        if cached is None:
+            spec, model = self.get(path, torch.device("cpu"), torch.float32)
+            cached = (spec, _pack_fused(model) if spec.scale == 2 else None)
+            with self._lock:
+                cached = self._fused.setdefault(key, cached)
+        return cached
 
 
 def _pack_fused(model: nn.Module) -> Any | None:
@@ -353,11 +358,7 @@ class Enhancer:
         if (not self.fused_kernels or self.device.type not in FUSED_DEVICES or mode != "off" or self.ratio != 2
                 or plan is None or plan.entry is None or plan.passes != 1):
             return None
-        # Packed from the float32 weights on every device (a CUDA Enhancer's own copy is float16).
-        spec, model = MODEL_CACHE.get(plan.entry.path, torch.device("cpu"), torch.float32)
-        if spec.scale != 2:
-            return None
-        packed = MODEL_CACHE.fused(plan.entry.path, model)
+        spec, packed = MODEL_CACHE.fused(plan.entry.path)
         return (spec.name, packed) if packed is not None else None
 
     def _artifact_removal(self, x: torch.Tensor, mode: str, models: list[str]) -> torch.Tensor:

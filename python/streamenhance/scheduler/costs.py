@@ -90,7 +90,7 @@ class PredictorCost:
 
     def __init__(self, predictor: PerfPredictor) -> None:
         self.predictor = predictor
-        self._static: dict[tuple[object, ...], np.ndarray] = {}
+        self._static: dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def version(self) -> Hashable:
         return ("predictor", id(self.predictor), self.predictor.version)
@@ -98,16 +98,17 @@ class PredictorCost:
     def bias(self, device_id: str) -> float:
         return self.predictor.bias(device_id)
 
-    def static(self, request: StreamRequest, device: DeviceInfo) -> np.ndarray:
-        """(T, 2, C) feature rows of every rung and stage slot with zero co-location."""
+    def static(self, request: StreamRequest, device: DeviceInfo) -> tuple[np.ndarray, np.ndarray]:
+        """(T, 2, C) feature rows of every rung and stage slot with zero co-location, and the (T, 2) slots
+        each rung runs (``stage_slots``)."""
         key = (request.config_key(), device.id, device.device_class)
         cached = self._static.get(key)
         if cached is None:
             mask = stage_slots(request)
             rows = [r for tier in LADDER for r in stage_rows(request, tier, device)]
-            cached = np.zeros((*mask.shape, len(BASE_COLUMNS) + len(self.predictor.vocabulary) + 1), np.float32)
-            cached[mask] = features(rows, self.predictor.vocabulary)  # pipeline order is AR then SR: slot order
-            self._static[key] = cached
+            x = np.zeros((*mask.shape, len(BASE_COLUMNS) + len(self.predictor.vocabulary) + 1), np.float32)
+            x[mask] = features(rows, self.predictor.vocabulary)  # pipeline order is AR then SR: slot order
+            cached = self._static[key] = (x, mask)
         return cached
 
     def grid(self, request: StreamRequest, devices: Sequence[DeviceInfo]) -> GridCosts:
@@ -137,7 +138,7 @@ class PredictorCost:
     def stage_features(self, request: StreamRequest, devices: Sequence[DeviceInfo]) -> np.ndarray:
         """(T, D, 2, C) zero-co-location feature rows of every rung, device and stage slot (a slot the
         rung does not run is a row of zeros, masked out by ``stage_mask``)."""
-        return np.stack([self.static(request, device) for device in devices], 1)
+        return np.stack([self.static(request, device)[0] for device in devices], 1)
 
     @staticmethod
     def stage_mask(request: StreamRequest) -> np.ndarray:
@@ -155,9 +156,9 @@ class PredictorCost:
         blocks, owner = [], []
         for i, (request, tier, device) in enumerate(zip(requests, tiers, devices, strict=True)):
             t = LADDER.index(tier)
-            x = self.static(request, device)[t][stage_slots(request)[t]]
-            blocks.append(x)
-            owner += [i] * len(x)
+            x, mask = self.static(request, device)
+            blocks.append(x[t][mask[t]])
+            owner += [i] * len(blocks[-1])
         x = np.concatenate(blocks, 0).copy()
         owner_idx = np.asarray(owner)
         dev_macs = np.array([d.macs_per_s for d in devices])
