@@ -1,7 +1,9 @@
 """``streamenhance eval``: ours beside bicubic and other projects' released models, under published protocols.
 
 Suites: ``sr`` (Set5/Set14/BSD100, MATLAB-bicubic protocol, x2/x4), ``video`` (H.264-compressed input at
-several CRFs, x2 SR and x1 artifact removal, temporal stability on Vid4 calendar), ``jpeg`` (Classic5 gray).
+several CRFs, x2 SR and x1 artifact removal, temporal stability on Vid4 calendar), ``jpeg`` (Classic5 gray),
+``auto`` (mode auto's mild/strong choice against the better of the two on clips synthesized from the held-out
+training stills; not part of ``all``).
 Writes a Markdown report to stdout (and ``--md``), every number to ``--json``, a PSNR-vs-speed plot to ``--plot``.
 """
 
@@ -15,7 +17,7 @@ from pathlib import Path
 from streamenhance.config import MODES, TIERS
 from streamenhance.errors import ConfigError
 
-SUITE_CHOICES = ("sr", "video", "jpeg", "all")
+SUITE_CHOICES = ("sr", "video", "jpeg", "auto", "all")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
     )
     add = parser.add_argument
-    add("--data", type=Path, default=None, help="data root with eval/ (default $STREAMENHANCE_DATA or ../shared/data)")
+    add(
+        "--data",
+        type=Path,
+        default=None,
+        help="data root with eval/ (auto suite: train/) (default $STREAMENHANCE_DATA or ../shared/data)",
+    )
     add("--suite", choices=SUITE_CHOICES, default="all", help="what to measure (default all)")
     add("--sets", default="Set5,Set14,BSD100", help="sr suite: comma-separated sets (default Set5,Set14,BSD100)")
     add("--scale", type=int, choices=(2, 4), action="append", help="sr suite: scale, repeatable (default 2 and 4)")
@@ -36,7 +43,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sr suite: our artifact removal before SR (default off: clean sets)",
     )
     add("--video-modes", default="off,mild,strong", help="video/jpeg suites: our modes (default off,mild,strong)")
-    add("--tier", choices=TIERS, action="append", help="our SR tier(s) (default: every installed tier)")
+    add(
+        "--tier",
+        choices=TIERS,
+        action="append",
+        help="our SR tier(s) (default: every installed tier); auto suite: the AR tier (default: the engine's)",
+    )
     add("--device", default="auto", help="device of ours (peers run on the CPU)")
     add(
         "--weights",
@@ -60,7 +72,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add("--crfs", default="23,28,33,38", help="video suite: H.264 CRFs (default 23,28,33,38)")
     add("--temporal-scales", default="2,4", help="video suite: scales of the calendar temporal test (default 2,4)")
     add("--qualities", default="10,20,30,40", help="jpeg suite: JPEG qualities (default 10,20,30,40)")
-    add("--limit", type=int, default=None, help="at most N images per set / frames per clip (quick runs)")
+    add(
+        "--limit",
+        type=int,
+        default=None,
+        help="at most N images per set / frames per clip / held-out stills (auto suite) (quick runs)",
+    )
     add("--speed-size", default="640x360", help="sr suite: WxH input of the fixed-size speed test, or 'off'")
     add("--speed-repeats", type=int, default=3, help="timed calls per method in the speed test (default 3)")
     add("--json", type=Path, default=None, help="write every number as JSON here")

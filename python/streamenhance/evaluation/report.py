@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from streamenhance.errors import ConfigError
+from streamenhance.evaluation.auto_mode import auto_markdown
 
 KIND_COLORS = {"ours": "#d62728", "peer": "#1f77b4", "baseline": "#7f7f7f"}
 
@@ -276,7 +277,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"{env.get('load_average_end')} at the end; run took {report.get('seconds', '?')} s).",
             "",
         ]
-    renderers = {"sr": sr_markdown, "video": video_markdown, "jpeg": jpeg_markdown}
+    renderers = {"sr": sr_markdown, "video": video_markdown, "jpeg": jpeg_markdown, "auto": auto_markdown}
     for suite, render in renderers.items():
         if suite in report:
             lines += render(report[suite])

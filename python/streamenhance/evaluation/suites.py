@@ -1,4 +1,4 @@
-"""The evaluation suites (``sr``, ``video``, ``jpeg``) and the methods they compare: baselines, ours, peers.
+"""The evaluation suites (``sr``, ``video``, ``jpeg``, ``auto``) and the methods they compare: baselines, ours, peers.
 
 Every suite returns plain JSON-ready dicts (``report`` renders them). Methods that cannot run (weights not
 installed, a peer file or package missing) are collected in ``MethodPool.unavailable`` with the reason.
@@ -18,7 +18,7 @@ from streamenhance import native
 from streamenhance.engine import Enhancer
 from streamenhance.engine.selection import sr_candidates
 from streamenhance.errors import ConfigError, WeightsError
-from streamenhance.evaluation import jpeg, video
+from streamenhance.evaluation import auto_mode, jpeg, video
 from streamenhance.evaluation.peers import REFERENCES, Unavailable, ar_peers, default_peers_root, sr_peers
 from streamenhance.evaluation.protocol import (
     NamedMethod,
@@ -310,7 +310,21 @@ def run_jpeg(options: SuiteOptions, pool: MethodPool) -> dict[str, Any]:
     return {"protocol": JPEG_PROTOCOL, "images": [name for name, _ in images], "records": rows}
 
 
-SUITES = {"sr": run_sr, "video": run_video, "jpeg": run_jpeg}
+# ----------------------------------------------------------------------------------------------- auto
+
+
+def run_auto(options: SuiteOptions, pool: MethodPool) -> dict[str, Any]:
+    """Auto mode's mild/strong choice against the oracle on held-out training stills (``limit``: stills)."""
+    config = auto_mode.AutoSuiteConfig(
+        stills_limit=options.limit,
+        tier=options.tiers[0] if options.tiers else "auto",
+        device=options.device,
+        weights_dir=options.weights_dir,
+    )
+    return auto_mode.run_auto_validation(options.data_root, config, pool.unavailable)
+
+
+SUITES = {"sr": run_sr, "video": run_video, "jpeg": run_jpeg, "auto": run_auto}
 
 
 def run_suites(names: Sequence[str], options: SuiteOptions) -> dict[str, Any]:
