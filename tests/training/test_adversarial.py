@@ -11,7 +11,8 @@ from torch import nn
 
 from streamenhance.cli.main import main
 from streamenhance.models import SRNet, load_model
-from streamenhance.training.adversarial import AdversarialWeights, PatchDiscriminator, adversarial_loss, detail_ratio
+from streamenhance.metrics import detail_ratio
+from streamenhance.training.adversarial import AdversarialWeights, PatchDiscriminator, adversarial_loss
 
 
 def _pair() -> nn.ModuleDict:

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from streamenhance import native
 from streamenhance.errors import ConfigError
 from streamenhance.io import read_image
-from streamenhance.metrics import psnr, ssim
+from streamenhance.metrics import detail_ratio, psnr, ssim
 
 SET_FOLDERS = {"Set5": "eval/Set5/HR", "Set14": "eval/Set14/HR", "BSD100": "eval/BSD100"}
 
@@ -54,6 +54,7 @@ class SetResult:
     psnr_y: float
     ssim_y: float
     per_image: dict[str, float] = field(default_factory=dict)
+    detail_y: float = 0.0  # mean fine-detail energy ratio to the HR image (metrics.detail_ratio)
 
 
 def set_images(data_root: Path, set_name: str) -> list[tuple[str, np.ndarray]]:
@@ -175,7 +176,7 @@ def evaluate_timed(
         progress: show a per-image progress bar.
     """
     psnrs: dict[str, float] = {}
-    ssims = []
+    ssims, details = [], []
     watches: dict[str, Stopwatch] = {}
     sizes: dict[str, tuple[int, int]] = {}
     items = tqdm(images, desc=f"{method_name} {set_name} x{scale}", unit="img", leave=False) if progress else images
@@ -191,7 +192,11 @@ def evaluate_timed(
             raise ValueError(f"{method_name} returned {sr.shape[:2]} for {name}, expected {hr.shape[:2]}")
         psnrs[name] = round(psnr(sr, hr, border=scale), 4)
         ssims.append(ssim(sr, hr, border=scale))
-    result = SetResult(set_name, scale, method_name, float(np.mean(list(psnrs.values()))), float(np.mean(ssims)), psnrs)
+        details.append(detail_ratio(sr, hr, border=scale))
+    result = SetResult(
+        set_name, scale, method_name, float(np.mean(list(psnrs.values()))), float(np.mean(ssims)), psnrs,
+        float(np.mean(details)),
+    )
     return result, Timing.from_watches(watches, sizes, warmup)
 
 

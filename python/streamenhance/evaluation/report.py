@@ -140,9 +140,28 @@ def sr_markdown(sr: dict[str, Any]) -> list[str]:
             f"{speed_text}Wall = latency, CPU = process CPU time over all threads. "
             "ref = published value (for OpenCV: measured under this protocol by the protocol doc).",
             "",
+            *_detail_table(rows_at, sets),
         ]
     lines += _notes(records)
     return lines
+
+
+def _detail_table(rows_at: list[dict[str, Any]], sets: list[str]) -> list[str]:
+    """Fine-detail energy beside PSNR: pixel-loss nets smooth texture, a detail variant restores some."""
+    by_key = {(r["method"], r["set"]): r for r in rows_at if "detail_y" in r}
+    if not by_key:
+        return []
+    rows = [
+        [method, *(f"{by_key[(method, s)]['detail_y']:.3f}" if (method, s) in by_key else "–" for s in sets)]
+        for method in _unique(r["method"] for r in rows_at)
+    ]
+    return [
+        "Fine detail: mean squared Laplacian of Y over the ground truth's (1 = as much fine detail as the target; "
+        "not whether it is the right detail, so read it next to PSNR).",
+        "",
+        *_table(["method", *sets], rows),
+        "",
+    ]
 
 
 def _notes(records: Iterable[dict[str, Any]]) -> list[str]:

@@ -55,6 +55,7 @@ class SuiteOptions:
         clips / crfs: video clips and H.264 CRFs; temporal_scales: scales of the temporal test on calendar.
         qualities: JPEG qualities.
         limit: at most this many images per set / frames per clip (quick runs).
+        auto_frames: auto suite: frames per clip (default: the calibration's, one GOP).
         speed_hw: (h, w) of the fixed-size speed test input, None to skip; speed_repeats: timed calls.
     """
 
@@ -73,6 +74,7 @@ class SuiteOptions:
     temporal_scales: tuple[int, ...] = (2, 4)
     qualities: tuple[int, ...] = jpeg.QUALITIES
     limit: int | None = None
+    auto_frames: int | None = None
     speed_hw: tuple[int, int] | None = (360, 640)
     speed_repeats: int = 3
 
@@ -202,6 +204,7 @@ def run_sr(options: SuiteOptions, pool: MethodPool) -> dict[str, Any]:
                         "set": set_name,
                         "psnr_y": result.psnr_y,
                         "ssim_y": result.ssim_y,
+                        "detail_y": result.detail_y,
                         "per_image": {k: float(v) for k, v in result.per_image.items()},
                         "ms_median": timing.ms_median,
                         "cpu_ms_median": timing.cpu_ms_median,
@@ -320,6 +323,7 @@ def run_auto(options: SuiteOptions, pool: MethodPool) -> dict[str, Any]:
         tier=options.tiers[0] if options.tiers else "auto",
         device=options.device,
         weights_dir=options.weights_dir,
+        frames=options.auto_frames or auto_mode.STREAM_FRAMES,
     )
     return auto_mode.run_auto_validation(options.data_root, config, pool.unavailable)
 

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamenhance import native
+from streamenhance.metrics import detail_ratio
 from streamenhance.models import SRNet, describe, load_model, save_model
 from streamenhance.models.spec import ModelSpec
 from streamenhance.models.tiers import SR_ARCH
@@ -94,21 +95,6 @@ def adversarial_loss(weights: AdversarialWeights):
     return loss
 
 
-def detail_ratio(out: np.ndarray, reference: np.ndarray) -> float:
-    """High-frequency energy of ``out`` over that of ``reference`` (Y-like mean of channels, Laplacian).
-
-    Fidelity-trained nets land below 1 (smoothed texture); a value near 1 means as much fine detail as
-    the target has, not that it is the *right* detail: read it next to PSNR.
-    """
-
-    def energy(image: np.ndarray) -> float:
-        y = image.astype(np.float64).mean(axis=2)
-        lap = 4 * y[1:-1, 1:-1] - y[:-2, 1:-1] - y[2:, 1:-1] - y[1:-1, :-2] - y[1:-1, 2:]
-        return float(np.mean(lap**2))
-
-    return energy(out) / max(energy(reference), 1e-12)
-
-
 @dataclass
 class DetailRequest:
     parent: Path  # fidelity-trained sr_rrdb weights
@@ -134,7 +120,7 @@ def _validation_with_detail(holdout: list[np.ndarray], scale: int):
     def validate(pair: nn.Module) -> dict[str, float]:
         generator = pair["g"]
         with torch.no_grad():
-            ratios = [detail_ratio(native.planar_to_bgr(generator(to_planar(lr[None])).contiguous().numpy()), hr)
+            ratios = [detail_ratio(native.planar_to_bgr(generator(to_planar(lr[None])).contiguous().numpy()), hr, scale)
                       for lr, hr in pairs]
         return {**fidelity(generator), "val_detail_ratio": float(np.mean(ratios))}
 
