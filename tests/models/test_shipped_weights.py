@@ -8,14 +8,21 @@ import numpy as np
 import pytest
 
 from streamenhance import Enhancer, native
+from streamenhance.engine.selection import choose_ar
 from streamenhance.evaluation.protocol import bicubic_method, engine_method, evaluate, set_images
 from streamenhance.io import encode_h264, read_frames
 from streamenhance.metrics import psnr
 from streamenhance.models import catalog
 from streamenhance.models.loading import PACKAGED_WEIGHTS_DIR
 from streamenhance.models.tiers import hyperparameters
+from streamenhance.training.recipes import file_sha256
 
 SHIPPED = catalog(PACKAGED_WEIGHTS_DIR)
+STRONG_SR = [e for e in SHIPPED if e.spec.kind == "sr" and e.spec.mode == "strong"]
+# Strong pipeline x2 on CRF-33 BSD100 crops, dB over bicubic of the decoded frame (measured 2026-12-06 on CPU, 1
+# thread): tier auto +0.133. Lower bound: the measurement minus a tolerance for encoder and platform differences
+# (the SR tier of "auto" depends on this CPU's throughput).
+GAIN_AUTO_MIN = 0.05
 
 
 def _packaged(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -26,6 +33,15 @@ def test_an_sr_x2_tier_and_both_ar_modes_are_shipped() -> None:
     names = {entry.spec.name for entry in SHIPPED}
     assert any(entry.spec.kind == "sr" and entry.spec.scale == 2 for entry in SHIPPED), names
     assert {"mild", "strong"} <= {entry.spec.mode for entry in SHIPPED if entry.spec.kind == "ar"}, names
+
+
+@pytest.mark.parametrize("entry", STRONG_SR, ids=[e.spec.name for e in STRONG_SR])
+def test_strong_sr_was_trained_on_the_ar_the_engine_runs_before_it(entry) -> None:
+    """Mode strong runs AR strong, then SR: the SR file names the AR file it was trained behind, that file is
+    the one the engine picks at its tier, and it is unchanged since (retraining AR means retraining SR)."""
+    ar = choose_ar(SHIPPED, "strong", entry.spec.tier)
+    assert entry.spec.training["ar_weights"] == ar.path.name
+    assert entry.spec.training["ar_sha256"] == file_sha256(ar.path)
 
 
 @pytest.mark.parametrize("entry", SHIPPED, ids=[e.spec.name for e in SHIPPED])
@@ -70,11 +86,8 @@ def test_shipped_strong_ar_removes_h264_artifacts(data_root: Path, monkeypatch: 
     assert min(gains) > 0.0, gains
 
 
-@pytest.mark.data
-def test_strong_pipeline_beats_bicubic_of_the_decoded_stream(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The product path: downscale, H.264 at CRF 33, decode, enhance x2 vs bicubic of the decoded frame."""
-    _packaged(monkeypatch)
-    enhancer = Enhancer(scale=2, mode="strong", tier="auto", device="cpu")
+def _strong_x2_gains(enhancer: Enhancer, data_root: Path) -> list[float]:
+    """The product path: downscale, H.264 at CRF 33, decode, enhance x2; dB over bicubic of the decoded frame."""
     gains = []
     for name, image in set_images(data_root, "BSD100")[4:8]:
         hr = np.ascontiguousarray(image[:320, :320])
@@ -82,4 +95,12 @@ def test_strong_pipeline_beats_bicubic_of_the_decoded_stream(data_root: Path, mo
         decoded = list(read_frames(encode_h264([low, low], crf=33, preset="veryfast")))[-1]
         bicubic = native.resize(decoded, (320, 320))
         gains.append(psnr(enhancer.enhance(decoded), hr, border=2) - psnr(bicubic, hr, border=2))
-    assert np.mean(gains) > 0.05 and min(gains) > 0.0, gains  # measured +0.13 dB mean
+    return gains
+
+
+@pytest.mark.data
+def test_strong_pipeline_beats_bicubic_of_the_decoded_stream(data_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tier auto (the default): AR small strong, then the SR tier that fits this CPU."""
+    _packaged(monkeypatch)
+    gains = _strong_x2_gains(Enhancer(scale=2, mode="strong", tier="auto", device="cpu"), data_root)
+    assert np.mean(gains) > GAIN_AUTO_MIN and min(gains) > 0.0, gains

@@ -134,3 +134,101 @@ def test_train_cli_writes_loadable_weights_with_metadata(tmp_path: Path, capsys)
     assert spec.training["steps"] == 3 and "MATLAB-bicubic" in spec.training["data"]
     assert "val_psnr_y" in spec.training["validation"]
     assert "wrote" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- SR on compressed input
+
+
+def test_downscaled_degradation_pairs_decoded_lr_with_clean_hr(rng) -> None:
+    from streamenhance.training.degrade import degrade_downscaled
+
+    clean = pan_zoom_sequence(textured(rng, 320, 320), 64, 3, np.random.default_rng(1))
+    sequence = degrade_downscaled(clean, 2, "strong", np.random.default_rng(2))
+    assert [f.shape for f in sequence.degraded] == [(32, 32, 3)] * 3
+    assert all(a is b for a, b in zip(sequence.clean, clean, strict=True))
+    assert sequence.bits_per_pixel > 0
+    with pytest.raises(ValueError, match="divisible by 4"):
+        degrade_downscaled([f[:62] for f in clean], 2, "strong", rng)
+
+
+def test_sr_pairs_are_compressed_lr_of_clean_hr(rng) -> None:
+    from streamenhance import native
+    from streamenhance.metrics import psnr
+    from streamenhance.training.samplers import synthesize_sr_pairs
+
+    pairs = synthesize_sr_pairs([textured(rng, 200, 240)], [], "strong", 2, rng, scale=2, hr_size=64, frames=3)
+    assert pairs.decoded.shape == (6, 32, 32, 3) and pairs.hr.shape == (6, 64, 64, 3)
+    for decoded, hr in zip(pairs.decoded, pairs.hr, strict=True):  # decoded LR ~ bicubic LR of the HR, with losses
+        bicubic = native.resize(np.ascontiguousarray(hr), (32, 32))
+        assert 12.0 < psnr(decoded, bicubic) < 60.0
+
+
+def test_sampler_from_given_pairs_keeps_them_aligned(rng) -> None:
+    lr = rng.integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    hr = np.repeat(np.repeat(lr, 2, 0), 2, 1)
+    sampler = SRPatchSampler.from_pairs([(lr, hr)], 2)
+    lows, highs = sampler.sample(4, 8, np.random.default_rng(0))
+    assert lows.shape == (4, 3, 8, 8) and highs.shape == (4, 3, 16, 16)
+    torch.testing.assert_close(torch.nn.functional.interpolate(lows, scale_factor=2, mode="nearest"), highs)
+    with pytest.raises(ValueError, match="is not x2"):
+        SRPatchSampler.from_pairs([(lr, hr[:-2])], 2)
+
+
+def test_frozen_identity_ar_restores_frames_unchanged(rng) -> None:
+    from streamenhance.models.archs.ar_net import ARNet
+    from streamenhance.training.samplers import restore_frames
+
+    model = ARNet(channels=4, num_blocks=1).eval()  # tail starts at zero: the identity
+    frames = rng.integers(0, 256, (5, 30, 34, 3), dtype=np.uint8)  # not multiples of 4: padded like the engine
+    np.testing.assert_array_equal(restore_frames(model, frames, batch=2), frames)
+
+
+def _sr_strong_request(tmp_path: Path):
+    from streamenhance.training import TrainRequest
+
+    return TrainRequest(kind="sr", tier="tiny", mode="strong", scale=2, steps=2, batch=2, patch=16, lr=1e-3,
+                        data=None, out=tmp_path / "sr_tiny_x2_strong.safetensors", run_dir=tmp_path / "run",
+                        sequences=3, threads=1)
+
+
+@pytest.mark.data
+def test_sr_strong_recipe_trains_on_the_engines_ar_and_records_it(tmp_path: Path, weights_env) -> None:
+    """The AR file the engine would run before SR tiny in mode strong is the one used and recorded."""
+    from tests.conftest import write_model
+
+    from streamenhance.training import run
+    from streamenhance.training.recipes import file_sha256
+
+    weights = tmp_path / "weights"
+    ar_path = write_model(weights, "ar", "tiny", "strong")
+    write_model(weights, "ar", "small", "strong")  # another tier: not the engine's choice for SR tiny
+    write_model(weights, "ar", "tiny", "mild")
+    weights_env(weights)
+    spec, _ = run(_sr_strong_request(tmp_path))
+    training = spec.training
+    assert (spec.kind, spec.mode, spec.name) == ("sr", "strong", "sr_tiny_x2_strong")
+    assert training["ar_weights"] == "ar_tiny_strong.safetensors"
+    assert training["ar_sha256"] == file_sha256(ar_path)
+    assert "restored by ar_tiny_strong.safetensors" in training["data"] and "T91" in training["data"]
+    assert {"val_psnr_y", "val_gain_over_bicubic"} <= set(training["validation"])
+
+
+@pytest.mark.data
+def test_sr_strong_needs_installed_ar_strong_weights(tmp_path: Path, weights_env) -> None:
+    from tests.conftest import write_model
+
+    from streamenhance.errors import WeightsError
+    from streamenhance.training import run
+
+    write_model(tmp_path / "weights", "ar", "tiny", "mild")
+    weights_env(tmp_path / "weights")
+    with pytest.raises(WeightsError, match="mode 'strong'"):
+        run(_sr_strong_request(tmp_path))
+
+
+def test_train_sr_cli_accepts_the_mode() -> None:
+    from streamenhance.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["train", "sr", "--tier", "tiny"]).mode == "mild"
+    assert parser.parse_args(["train", "sr", "--tier", "tiny", "--mode", "strong"]).mode == "strong"

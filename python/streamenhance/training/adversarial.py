@@ -32,8 +32,7 @@ from streamenhance.models.spec import ModelSpec
 from streamenhance.models.tiers import SR_ARCH
 from streamenhance.training.images import find_training_set, load_images, resolve_data_root
 from streamenhance.training.loop import Batch, LoopConfig, LoopResult, train
-from streamenhance.training.recipes import _git_commit as git_commit
-from streamenhance.training.recipes import _sr_validation as sr_validation
+from streamenhance.training.recipes import git_commit, sr_validation
 from streamenhance.training.samplers import SRPatchSampler, to_planar
 
 NEGATIVE_SLOPE = 0.2

@@ -5,12 +5,14 @@ Each sample records its bits per pixel so auto-mode rules can be fitted and vali
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
+from streamenhance import native
 from streamenhance.io import encode_h264, read_frames
 
 # CRF ranges per mode: mild = high-bitrate streams, strong = low-bitrate streams.
@@ -88,6 +90,21 @@ def degrade(clean: list[np.ndarray], mode: str, rng: np.random.Generator, jpeg_p
     data = encode_h264(clean, crf=crf, preset=preset)
     degraded = list(read_frames(data))
     return DegradedSequence(clean, degraded, 8 * len(data) / pixels, f"h264:crf={crf},preset={preset}")
+
+
+def degrade_downscaled(clean: list[np.ndarray], scale: int, mode: str, rng: np.random.Generator) -> DegradedSequence:
+    """Compressed SR pairs: HR frames -> MATLAB-bicubic x1/``scale`` (the native kernel, as evaluation
+    does) -> ``degrade`` (H.264 or JPEG). ``degraded`` holds the decoded LR frames, ``clean`` the HR ones,
+    ``bits_per_pixel`` is per LR pixel (what the stream spends).
+
+    Raises:
+        ValueError: a frame side is not a multiple of ``2 * scale`` (H.264 yuv420p needs even LR sides).
+    """
+    height, width = clean[0].shape[:2]
+    if height % (2 * scale) or width % (2 * scale):
+        raise ValueError(f"degrade_downscaled: expected sides divisible by {2 * scale}, got {height}x{width}")
+    low = [native.resize(frame, (height // scale, width // scale)) for frame in clean]
+    return dataclasses.replace(degrade(low, mode, rng), clean=list(clean))
 
 
 def _jpeg_bytes(frame: np.ndarray, quality: int) -> bytes:

@@ -33,8 +33,7 @@ from streamenhance.models.tiers import SR_ARCH, hyperparameters
 from streamenhance.training import surgery
 from streamenhance.training.images import find_training_set, load_images, resolve_data_root
 from streamenhance.training.loop import Batch, LoopConfig, train
-from streamenhance.training.recipes import _git_commit as git_commit  # TODO(integration): make public
-from streamenhance.training.recipes import _sr_validation as sr_validation
+from streamenhance.training.recipes import git_commit, sr_validation
 from streamenhance.training.samplers import SRPatchSampler
 
 Validate = Callable[[nn.Module], dict[str, float]]

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from streamenhance import native
-from streamenhance.training.degrade import DegradedSequence, clip_sequence, degrade, pan_zoom_sequence
+from streamenhance.training.degrade import (
+    DegradedSequence,
+    clip_sequence,
+    degrade,
+    degrade_downscaled,
+    pan_zoom_sequence,
+)
 
 
 def to_planar(batch: np.ndarray) -> torch.Tensor:
@@ -33,17 +42,37 @@ def _augment(arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndar
     return out
 
 
+def from_planar(batch: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) RGB float in [0, 1] -> (N, H, W, 3) BGR uint8 (rounded)."""
+    rgb = batch.detach().clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
+    return np.ascontiguousarray(rgb.permute(0, 2, 3, 1).numpy()[..., ::-1])
+
+
 class SRPatchSampler:
-    """HR patches and their MATLAB-bicubic LR (the published "BI" degradation), aligned per pixel."""
+    """Aligned (LR, HR) patches; by default of MATLAB-bicubic LR (the published "BI" degradation)."""
 
     def __init__(self, images: list[np.ndarray], scale: int) -> None:
-        self.scale = scale
-        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        pairs = []
         for image in tqdm(images, desc=f"bicubic LR x{scale}", unit="img", leave=False):
             h, w = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
             hr = np.ascontiguousarray(image[:h, :w])
-            self.pairs.append((native.resize(hr, (h // scale, w // scale)), hr))
-        areas = np.array([lr.shape[0] * lr.shape[1] for lr, _ in self.pairs], np.float64)
+            pairs.append((native.resize(hr, (h // scale, w // scale)), hr))
+        self._use(pairs, scale)
+
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[np.ndarray, np.ndarray]], scale: int) -> SRPatchSampler:
+        """A sampler of given (LR, HR) frame pairs (HR sides = ``scale`` x LR sides), e.g. compressed LR."""
+        for lr, hr in pairs:
+            if hr.shape[:2] != (lr.shape[0] * scale, lr.shape[1] * scale):
+                raise ValueError(f"SR pair: HR {hr.shape[:2]} is not x{scale} of LR {lr.shape[:2]}")
+        sampler = cls.__new__(cls)
+        sampler._use(pairs, scale)
+        return sampler
+
+    def _use(self, pairs: list[tuple[np.ndarray, np.ndarray]], scale: int) -> None:
+        self.scale = scale
+        self.pairs = pairs
+        areas = np.array([lr.shape[0] * lr.shape[1] for lr, _ in pairs], np.float64)
         self.weights = areas / areas.sum()
 
     def sample(self, batch: int, patch: int, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,6 +96,34 @@ class ARPairs:
     bits_per_pixel: np.ndarray  # (N,)
 
 
+def clean_sequence(
+    stills: list[np.ndarray],
+    clips: list[list[np.ndarray]],
+    size: int,
+    frames: int,
+    rng: np.random.Generator,
+    clip_probability: float = 0.15,
+) -> list[np.ndarray]:
+    """``frames`` clean size x size frames: a window of a real clip, or a pan/zoom over a still."""
+    if clips and rng.random() < clip_probability:
+        clip = clips[int(rng.integers(len(clips)))]
+        return clip_sequence(clip, size, frames, rng)
+    return pan_zoom_sequence(stills[int(rng.integers(len(stills)))], size, frames, rng)
+
+
+def _synthesize(
+    make_sequence: Callable[[], DegradedSequence], sequences: int, label: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(degraded, clean, bits per pixel) of ``sequences`` synthesized sequences, frames stacked."""
+    degraded, clean, bpp = [], [], []
+    for _ in tqdm(range(sequences), desc=label, unit="seq", leave=False):
+        sequence = make_sequence()
+        degraded += sequence.degraded
+        clean += sequence.clean
+        bpp += [sequence.bits_per_pixel] * len(sequence.clean)
+    return np.stack(degraded), np.stack(clean), np.asarray(bpp, np.float32)
+
+
 def synthesize_ar_pairs(
     stills: list[np.ndarray],
     clips: list[list[np.ndarray]],
@@ -78,18 +135,53 @@ def synthesize_ar_pairs(
     clip_probability: float = 0.15,
 ) -> ARPairs:
     """Encode ``sequences`` short clips (pans/zooms over stills, windows of real clips) and decode them."""
-    degraded, clean, bpp = [], [], []
-    for _ in tqdm(range(sequences), desc=f"synthesize {mode}", unit="seq", leave=False):
-        if clips and rng.random() < clip_probability:
-            clip = clips[int(rng.integers(len(clips)))]
-            views = clip_sequence(clip, size, frames, rng)
-        else:
-            views = pan_zoom_sequence(stills[int(rng.integers(len(stills)))], size, frames, rng)
-        sequence: DegradedSequence = degrade(views, mode, rng)
-        degraded += sequence.degraded
-        clean += sequence.clean
-        bpp += [sequence.bits_per_pixel] * len(views)
-    return ARPairs(np.stack(degraded), np.stack(clean), np.asarray(bpp, np.float32))
+
+    def make_sequence() -> DegradedSequence:
+        return degrade(clean_sequence(stills, clips, size, frames, rng, clip_probability), mode, rng)
+
+    return ARPairs(*_synthesize(make_sequence, sequences, f"synthesize {mode}"))
+
+
+@dataclass
+class CompressedSRPairs:
+    decoded: np.ndarray  # (N, S, S, 3) uint8: decoded LR frames
+    hr: np.ndarray  # (N, scale * S, scale * S, 3) uint8: the clean HR frames
+    bits_per_pixel: np.ndarray  # (N,) per LR pixel
+
+
+def synthesize_sr_pairs(
+    stills: list[np.ndarray],
+    clips: list[list[np.ndarray]],
+    mode: str,
+    sequences: int,
+    rng: np.random.Generator,
+    scale: int = 2,
+    hr_size: int = 160,
+    frames: int = 6,
+    clip_probability: float = 0.15,
+) -> CompressedSRPairs:
+    """Clean HR sequences (as for AR) -> MATLAB-bicubic x1/``scale`` -> H.264/JPEG of ``mode`` -> decoded LR."""
+
+    def make_sequence() -> DegradedSequence:
+        views = clean_sequence(stills, clips, hr_size, frames, rng, clip_probability)
+        return degrade_downscaled(views, scale, mode, rng)
+
+    decoded, hr, bpp = _synthesize(make_sequence, sequences, f"synthesize {mode} x{scale}")
+    return CompressedSRPairs(decoded, hr, bpp)
+
+
+def restore_frames(model: nn.Module, frames: np.ndarray, multiple_of: int = 4, batch: int = 32) -> np.ndarray:
+    """Run a frozen x1 restoration net over (N, H, W, 3) BGR uint8 frames as the engine does (replicate
+    padding to ``multiple_of``, output clamped to [0, 1]); returns BGR uint8 frames of the same shape."""
+    height, width = frames.shape[1:3]
+    pad_h, pad_w = -height % multiple_of, -width % multiple_of
+    out = []
+    with torch.no_grad():
+        for start in tqdm(range(0, len(frames), batch), desc="frozen AR", unit="batch", leave=False):
+            x = to_planar(frames[start : start + batch])
+            padded = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+            out.append(from_planar(model(padded)[..., :height, :width]))
+    return np.concatenate(out)
 
 
 class ARPatchSampler:
