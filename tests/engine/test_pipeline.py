@@ -32,6 +32,12 @@ def test_identity_sr_equals_matlab_bicubic(identity_weights: Path, weights_env, 
     np.testing.assert_array_equal(out, expected)
 
 
+def test_weights_dir_may_be_a_string(identity_weights: Path, rng) -> None:
+    frame = rng.integers(0, 256, (8, 10, 3), dtype=np.uint8)
+    enhancer = Enhancer(scale=2, mode="off", tier="tiny", device="cpu", weights_dir=str(identity_weights))
+    assert enhancer.enhance(frame).shape == (16, 20, 3)
+
+
 @pytest.mark.parametrize("mode", ["mild", "strong"])
 def test_identity_ar_at_scale_one_returns_the_input(identity_weights: Path, weights_env, rng, mode) -> None:
     weights_env(identity_weights)

@@ -49,6 +49,13 @@ def test_image_roundtrip_keeps_bgr_order(tmp_path: Path, rng) -> None:
     np.testing.assert_array_equal(read_image(tmp_path / "a.png"), image)
 
 
+def test_image_paths_may_be_strings(tmp_path: Path, rng) -> None:
+    frame = rng.integers(0, 256, (6, 5, 3), dtype=np.uint8)
+    path = str(tmp_path / "nested" / "frame.png")
+    write_image(path, frame)
+    np.testing.assert_array_equal(read_image(path), frame)
+
+
 def test_gray_image(tmp_path: Path, rng) -> None:
     gray = rng.integers(0, 256, (6, 4), dtype=np.uint8)
     write_image(tmp_path / "g.png", gray)

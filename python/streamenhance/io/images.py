@@ -35,8 +35,9 @@ def read_image(path: Path, keep_gray: bool = False) -> np.ndarray:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def write_image(path: Path, frame: np.ndarray) -> None:
+def write_image(path: str | Path, frame: np.ndarray) -> None:
     """Write a BGR/BGRA uint8 frame (or a gray (H, W) array); the format follows the suffix."""
+    path = Path(path)
     if frame.ndim == 3:
         order = [2, 1, 0, 3][: frame.shape[2]]
         frame = frame[:, :, order]
