@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from streamenhance import Enhancer, native
-from streamenhance.engine.selection import choose_ar
 from streamenhance.evaluation.protocol import bicubic_method, engine_method, evaluate, evaluate_timed, set_images
 from streamenhance.io import encode_h264, read_frames
 from streamenhance.metrics import psnr
-from streamenhance.models import catalog
+from streamenhance.models import catalog, choose_ar
 from streamenhance.models.loading import PACKAGED_WEIGHTS_DIR
 from streamenhance.models.tiers import hyperparameters
 from streamenhance.training.recipes import file_sha256

@@ -7,7 +7,7 @@ from typing import Any
 
 from streamenhance.config import BICUBIC, TIERS
 from streamenhance.errors import WeightsError
-from streamenhance.models import CatalogEntry
+from streamenhance.models import CatalogEntry, choose_ar
 
 # Share of the frame interval the SR net may take when tier="auto" picks by cost (the rest is
 # pre/post-processing, AR and slack).
@@ -97,16 +97,6 @@ def advised_plan(plans: list[SRPlan], assignment: Any) -> tuple[SRPlan, str]:
     if plan.entry.spec.tier != assignment.tier:
         reason += f" (tier {assignment.tier} is not installed: {plan.entry.spec.tier})"
     return plan, reason
-
-
-def choose_ar(entries: list[CatalogEntry], mode: str, tier: str) -> CatalogEntry:
-    """AR weights for ``mode``: the same tier as the SR net when installed, else the cheapest."""
-    ar = [e for e in entries if e.spec.kind == "ar" and e.spec.mode == mode]
-    if not ar:
-        installed = [e for e in entries if e.spec.kind == "ar"]
-        raise WeightsError(f"no artifact-removal weights for mode {mode!r}; installed: {_names(installed)}")
-    same_tier = [e for e in ar if e.spec.tier == tier]
-    return same_tier[0] if same_tier else min(ar, key=lambda e: e.spec.macs_per_pixel)
 
 
 def ar_modes(entries: list[CatalogEntry]) -> tuple[str, ...]:

@@ -109,3 +109,13 @@ def catalog(directory: Path | None = None) -> list[CatalogEntry]:
     if not directory.is_dir():
         return []
     return [CatalogEntry(p, read_spec(p)) for p in sorted(directory.glob("*.safetensors"))]
+
+
+def choose_ar(entries: list[CatalogEntry], mode: str, tier: str) -> CatalogEntry:
+    """AR weights for ``mode``: the same tier as the SR net when installed, else the cheapest."""
+    ar = [e for e in entries if e.spec.kind == "ar" and e.spec.mode == mode]
+    if not ar:
+        installed = ", ".join(e.spec.name for e in entries if e.spec.kind == "ar") or "none"
+        raise WeightsError(f"no artifact-removal weights for mode {mode!r}; installed: {installed}")
+    same_tier = [e for e in ar if e.spec.tier == tier]
+    return same_tier[0] if same_tier else min(ar, key=lambda e: e.spec.macs_per_pixel)

@@ -22,10 +22,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamenhance import native
-from streamenhance.engine.selection import choose_ar
 from streamenhance.errors import ConfigError
 from streamenhance.metrics import psnr
-from streamenhance.models import ARNet, CatalogEntry, build_model, catalog, describe, load_model, save_model
+from streamenhance.models import ARNet, CatalogEntry, build_model, catalog, choose_ar, describe, load_model, save_model
 from streamenhance.models.spec import ModelSpec
 from streamenhance.models.tiers import hyperparameters
 from streamenhance.training.images import TrainingSet, find_training_set, load_images, resolve_data_root
