@@ -16,31 +16,33 @@ from streamenhance.engine import modes
 from streamenhance.errors import ConfigError
 from streamenhance.evaluation import auto_mode
 from streamenhance.evaluation.auto_mode import (
+    PREVIOUS,
     AutoSuiteConfig,
     band_of,
     best_bpp_threshold,
     bitrate_choice,
-    encode_h264_clip,
-    encode_jpeg_clip,
     evaluate_clip,
     no_reference_choice,
     nr_samples,
     oracle_label,
     rule_stats,
-    stratified_draw,
+    steady_choice,
+    steady_strong_share,
     summarize,
 )
 from streamenhance.io import write_image
-from streamenhance.metrics import psnr
+from streamenhance.metrics import no_reference_features, psnr
+from streamenhance.training.auto_mode import encode_h264_clip, encode_jpeg_clip, stratified_draw
 from streamenhance.training.images import find_training_set
 from tests.evaluation.conftest import moving_frames, textured
 
 
 def _record(mild: float, strong: float, choice: str, *, decoded: float = 30.0, band: str = "CRF 18-24",
-            bpp: float = 0.1, still: str = "a") -> dict[str, Any]:
+            bpp: float = 0.1, still: str = "a", codec: str = "h264") -> dict[str, Any]:
     """A clip record with given Y-PSNRs; every rule chose ``choice``."""
     return {
         "still": still,
+        "codec": codec,
         "band": band,
         "bpp": bpp,
         "psnr_y": {"decoded": decoded, "mild": mild, "strong": strong},
@@ -105,12 +107,15 @@ def test_summarize_groups_by_band_in_report_order() -> None:
         _record(30.0, 31.0, "strong", band="CRF 18-24"),
         _record(30.0, 31.0, "mild", band="CRF 38-44"),
     ]
+    records.append(_record(30.0, 31.0, "strong", band="JPEG q 8-44", codec="jpeg"))
     summary = summarize(records)
-    assert list(summary["bands"]) == ["CRF 18-24", "CRF 38-44"]
-    assert summary["all"]["clips"] == 3 and summary["all"]["oracle"] == {"mild": 1, "strong": 2, "tie": 0}
+    assert list(summary["bands"]) == ["CRF 18-24", "CRF 38-44", "JPEG q 8-44"]
+    assert summary["all"]["clips"] == 4 and summary["all"]["oracle"] == {"mild": 1, "strong": 3, "tie": 0}
+    assert summary["h264"]["clips"] == 3 and summary["h264"]["oracle"] == {"mild": 1, "strong": 2, "tie": 0}
     late = summary["bands"]["CRF 38-44"]["rules"]["bitrate"]
     assert (late["correct"], late["clips"]) == (1, 2)
-    assert all(_consistent(s) for g in (summary["all"], *summary["bands"].values()) for s in g["rules"].values())
+    groups = (summary["all"], summary["h264"], *summary["bands"].values())
+    assert all(_consistent(s) for g in groups for s in g["rules"].values())
 
 
 def test_bands_are_halves_of_the_training_ranges() -> None:
@@ -171,6 +176,7 @@ def test_bitrate_rule_is_the_engines_threshold(monkeypatch: pytest.MonkeyPatch) 
     assert bitrate_choice(frame, kbps(threshold * 1.01), fps) == "mild"
     monkeypatch.setattr(modes, "STRONG_BELOW_BPP", threshold * 0.5)  # the engine's constant, not a copy
     assert bitrate_choice(frame, kbps(threshold * 0.99), fps) == "mild"
+    assert bitrate_choice(frame, kbps(threshold * 0.99), fps, threshold) == "strong"  # other constants, same path
 
 
 def test_no_reference_rule_is_the_engines_auto_mode(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -181,6 +187,19 @@ def test_no_reference_rule_is_the_engines_auto_mode(monkeypatch: pytest.MonkeyPa
     assert no_reference_choice(frames, 25.0) == "strong"
     monkeypatch.setattr(modes, "NR_COEFFICIENTS", (-50.0, 0.0, 0.0))
     assert no_reference_choice(frames, 25.0) == "mild"
+    assert no_reference_choice(frames, 25.0, (50.0, 0.0, 0.0)) == "strong"  # other constants, same path
+
+
+def test_steady_rule_is_the_majority_of_the_engines_per_frame_estimates() -> None:
+    frames = moving_frames(4, 64, 64)
+    features = [no_reference_features(f) for f in frames]
+    per_frame = [modes.AutoMode(("mild", "strong")).decide(f, 0.0, 25.0).mode == "strong" for f in frames]
+    assert steady_strong_share(features) == pytest.approx(np.mean(per_frame))
+    coefficients = PREVIOUS.nr_coefficients
+    with_previous = [modes.AutoMode(("mild", "strong"), nr_coefficients=coefficients).decide(f, 0.0, 25.0).mode
+                     == "strong" for f in frames]
+    assert steady_strong_share(features, coefficients) == pytest.approx(np.mean(with_previous))
+    assert (steady_choice(0.75), steady_choice(0.5), steady_choice(0.25)) == ("strong", "mild", "mild")
 
 
 # ------------------------------------------------------------------------------------- clips, scoring
@@ -188,7 +207,7 @@ def test_no_reference_rule_is_the_engines_auto_mode(monkeypatch: pytest.MonkeyPa
 
 def test_encoded_clips_report_bitstream_and_file_bits() -> None:
     clean = moving_frames(3, 64, 64)
-    h264 = encode_h264_clip(clean, 30, "veryfast", 25)
+    h264 = encode_h264_clip(clean, 30, "veryfast", 25, keyint=2)
     assert len(h264.decoded) == 3 and h264.decoded[0].shape == (64, 64, 3)
     assert 0 < h264.stream_bits < h264.container_bits  # the MP4 boxes are not in the bitstream
     low, high = encode_jpeg_clip(clean, 10), encode_jpeg_clip(clean, 90)
@@ -206,15 +225,33 @@ def test_evaluate_clip_scores_each_mode_against_the_clean_frames() -> None:
     assert math.isinf(record["psnr_y"]["strong"]) and record["oracle"] == "strong"
     assert record["bpp"] == pytest.approx(encoded.stream_bits / (3 * 64 * 64))
     assert record["kbps"] == pytest.approx(encoded.stream_bits * 25 / 3 / 1000)
-    assert len(record["features"]) == len(record["p_strong"]) == 3
+    assert len(record["features"]) == 3 and record["scored_frames"] == 3
     assert set(record["choice"]) == set(auto_mode.RULES) and record["band"] == "JPEG q 8-44"
+
+
+def test_evaluate_clip_scores_only_the_scored_frames_but_estimates_on_all() -> None:
+    clean = moving_frames(4, 64, 64)
+    encoded = encode_jpeg_clip(clean, 20)
+    calls: list[int] = []
+
+    def counting(frame: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return frame
+
+    record = evaluate_clip(clean, encoded, {"mild": counting, "strong": counting}, 25.0, scored=[1, 3])
+    assert len(calls) == 4 and record["scored_frames"] == 2  # 2 frames x 2 modes
+    expected = np.mean([psnr(encoded.decoded[i], clean[i]) for i in (1, 3)])
+    assert record["psnr_y"]["decoded"] == pytest.approx(expected)
+    assert len(record["features"]) == 4
 
 
 # ---------------------------------------------------------------------------------------- end to end
 
 
 def _check_result(result: dict[str, Any]) -> None:
-    assert result["clips"] and set(result["summary"]) == {"all", "bands"}
+    assert result["clips"] and set(result["summary"]) == {"all", "h264", "bands"}
+    assert all("features" not in r for r in result["clips"])  # per-frame arrays are not saved
+    assert {rule for r in result["clips"] for rule in r["strong_by"].split(",") if rule} <= set(auto_mode.RULES)
     for group in (result["summary"]["all"], *result["summary"]["bands"].values()):
         assert set(group["rules"]) == {*auto_mode.RULES, *auto_mode.BASELINES}
         for stats in group["rules"].values():
@@ -225,18 +262,19 @@ def _check_result(result: dict[str, Any]) -> None:
 
 @pytest.mark.data
 def test_tiny_validation_on_the_held_out_stills(data_root: Path) -> None:
-    config = AutoSuiteConfig(frames=2, pans_per_still=1, crf_draws=2, jpeg_draws=1, stills_limit=2, tier="tiny",
-                             length_study_crfs=(31,), length_study_frames=(2, 6))
+    config = AutoSuiteConfig(frames=4, keyint=4, score_every=2, pans_per_still=1, crf_draws=2, jpeg_draws=1,
+                             stills_limit=2, tier="tiny", length_study_crfs=(31,), length_study_frames=(2, 8))
     result = json.loads(json.dumps(auto_mode.run_auto_validation(data_root, config)))  # JSON-ready
     _check_result(result)
     held_out = {f"{p.parent.name}/{p.name}" for p in find_training_set(data_root).holdout_stills}
     assert len(result["stills"]) == 2 and set(result["stills"]) <= held_out
     assert result["models"] == {"mild": "ar_tiny_mild", "strong": "ar_tiny_strong"}
     assert [r["codec"] for r in result["clips"]] == ["h264", "h264", "jpeg"] * 2
-    assert all(r["psnr_y"]["decoded"] < 60 and r["bpp"] < r["bpp_container"] for r in result["clips"][:2])
+    assert all(r["psnr_y"]["decoded"] < 60 and r["bpp"] > 0 for r in result["clips"][:2])
     assert result["summary"]["all"]["rules"]["oracle"]["accuracy"] == 1.0
     short, long = result["bpp_by_clip_length"]
-    assert (short["frames"], long["frames"]) == (2, 6) and long["bpp_median"] < short["bpp_median"]
+    assert (short["frames"], long["frames"]) == (2, 8) and long["bpp_median"] < short["bpp_median"]
+    assert all(row["bpp_median"] < row["bpp_container_median"] for row in result["bpp_by_clip_length"])
     for key in ("strong_below_bpp", "nr_bias_first_frame", "nr_bias_later_frames"):
         suggested = result["suggested"][key]
         assert {"shipped", "shipped_score", "fitted", "in_sample", "two_fold"} <= set(suggested)
@@ -251,13 +289,14 @@ def test_held_out_stills_too_small_for_the_frame_are_a_clean_error(tmp_path: Pat
 
 def test_eval_suite_auto_from_the_cli(tmp_path: Path, identity_weights: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``eval --suite auto`` on a fake train/ (one still: the held-out one) with identity AR weights: all ties."""
-    small = functools.partial(AutoSuiteConfig, frames=2, crf_draws=3, jpeg_draws=1, length_study_frames=(2,))
+    small = functools.partial(AutoSuiteConfig, crf_draws=3, jpeg_draws=1, length_study_frames=(2,))
     monkeypatch.setattr(auto_mode, "AutoSuiteConfig", small)
     data = tmp_path / "data"
     write_image(data / "train/T91/a.png", textured(300, 320, 5))
     out = tmp_path / "out"
     args = ["eval", "--suite", "auto", "--data", str(data), "--weights", str(identity_weights), "--tier", "tiny",
-            "--device", "cpu", "--limit", "1", "--json", str(out / "r.json"), "--md", str(out / "r.md")]
+            "--device", "cpu", "--limit", "1", "--auto-frames", "2", "--json", str(out / "r.json"),
+            "--md", str(out / "r.md")]
     assert main(args) == 0
     report = json.loads((out / "r.json").read_text())
     result = report["auto"]
@@ -265,6 +304,7 @@ def test_eval_suite_auto_from_the_cli(tmp_path: Path, identity_weights: Path, mo
     _check_result(result)
     config = small()
     assert result["config"]["stills_limit"] == 1 and result["config"]["tier"] == "tiny"
+    assert result["config"]["frames"] == 2 and result["config"]["keyint"] == auto_mode.KEYINT
     assert len(result["clips"]) == config.pans_per_still * (config.crf_draws + config.jpeg_draws)
     assert all(r["oracle"] == "tie" for r in result["clips"])  # identity weights: mild == strong == decoded
     assert all(s["accuracy"] == 1.0 for s in result["summary"]["all"]["rules"].values())

@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from streamenhance.cli.options import positive_int
 from streamenhance.config import MODES, TIERS
 from streamenhance.errors import ConfigError
 
@@ -77,6 +78,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=None,
         help="at most N images per set / frames per clip / held-out stills (auto suite) (quick runs)",
+    )
+    add(
+        "--auto-frames",
+        type=positive_int,
+        default=None,
+        help="auto suite: frames per clip (default 60: one GOP, a keyframe every 2 s at 30 fps, as calibrated)",
     )
     add("--speed-size", default="640x360", help="sr suite: WxH input of the fixed-size speed test, or 'off'")
     add("--speed-repeats", type=int, default=3, help="timed calls per method in the speed test (default 3)")
@@ -152,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         temporal_scales=_ints(args.temporal_scales, "--temporal-scales", (2, 4)),
         qualities=_ints(args.qualities, "--qualities", tuple(range(1, 101))),
         limit=args.limit,
+        auto_frames=args.auto_frames,
         speed_hw=_speed_size(args.speed_size),
         speed_repeats=args.speed_repeats,
     )

@@ -2,8 +2,9 @@
 
 With a bitrate hint the rule is bits per pixel (kbps, fps, resolution). Without one, a no-reference
 estimate looks at the luma: blocking (gradient energy on the 8-pixel coding grid relative to
-elsewhere) and blur (share of high-frequency energy). Both thresholds were fitted on synthesized
-training clips (``streamenhance train calibrate-auto``), never on evaluation data.
+elsewhere) and blur (share of high-frequency energy). Both rules were fitted on stream-like clips
+synthesized from the training data (``streamenhance train calibrate-auto``) to lose the fewest dB against
+the better of the two modes, never on evaluation data.
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ import numpy as np
 
 from streamenhance.metrics import no_reference_features
 
-# Fitted by `streamenhance train calibrate-auto` (seed 0, 960 synthesized 256x256 training frames; see
-# docs/MODELS.md): below this many bits per pixel a stream looks like the "strong" training range
-# (CRF >= 31). Training accuracy 0.767: the CRF ranges overlap in bits per pixel across content.
-STRONG_BELOW_BPP = 0.2021
-# Logistic model on no-reference features (bias, blockiness, log high-frequency share), same fit;
-# training accuracy 0.776.
-NR_COEFFICIENTS = (-5.8857, 5.5529, -4.1542)
+# Fitted by `streamenhance train calibrate-auto` (seed 0; see docs/MODELS.md) on stream-like 256x256 clips from
+# the training stills and clip: 60 frames = one GOP (a keyframe every 60 frames, OBS's 2 s at 30 fps), libx264 at
+# CRF 18-44 (640 clips). Both rules minimise the mean dB of Y-PSNR lost against the oracle (the better of the
+# engine's own mild and strong AR at x1), not the error rate: a wrong strong at a low CRF costs up to ~3.5 dB, a
+# wrong mild at a high CRF tenths.
+# Bits per pixel of the real bitstream (video packets, no container), strong below: 0.091 dB lost on the training
+# clips (always mild 0.132), accuracy 0.798. Bits per pixel also fall with frame size at equal quality.
+STRONG_BELOW_BPP = 0.0226
+# Logistic rule on (1, blockiness, log high-frequency share). Fitted on every decoded frame (an estimate lands
+# wherever the 30-frame cadence falls: mostly P/B-frames, I-frames at their 1-in-60 share), scored as the engine
+# applies it: each clip's share of strong estimates through the hysteresis below; signs held to what compression
+# does (blocking for strong, detail against). 0.088 dB lost on the training clips (always mild 0.132, the previous
+# constants 0.099), accuracy 0.753. Only p(strong) >= 0.5 decides; the scale is a cost-weighted logistic's.
+# Per-frame JPEG (not fitted on) fares worse than with the previous constants: 0.218 dB lost against 0.159.
+NR_COEFFICIENTS = (-16.9232, 15.7244, -4.8602)
 REESTIMATE_EVERY = 30  # frames between no-reference estimates
 HYSTERESIS_VOTES = 3  # consecutive estimates needed to switch
 
@@ -30,8 +39,11 @@ def bits_per_pixel(bitrate_kbps: float, fps: float, width: int, height: int) -> 
     return bitrate_kbps * 1000.0 / (max(fps, 1e-6) * width * height)
 
 
-def strong_probability(features: tuple[float, float]) -> float:
-    bias, w_block, w_hf = NR_COEFFICIENTS
+def strong_probability(
+    features: tuple[float, float], coefficients: tuple[float, float, float] | None = None
+) -> float:
+    """p(strong) of the logistic no-reference rule (``coefficients``: default the fitted ``NR_COEFFICIENTS``)."""
+    bias, w_block, w_hf = coefficients or NR_COEFFICIENTS
     z = bias + w_block * features[0] + w_hf * math.log(max(features[1], 1e-3))
     return 1.0 / (1.0 + math.exp(-z))
 
@@ -49,14 +61,18 @@ class AutoMode:
     available: tuple[str, ...]  # AR modes with weights, e.g. ("mild", "strong")
     decision: ModeDecision | None = None
     frames: int = 0
+    # None: the fitted module constants, read at each decision; set to score other constants on the same path
+    strong_below_bpp: float | None = None
+    nr_coefficients: tuple[float, float, float] | None = None
     _votes: list[str] = field(default_factory=list)
 
     def decide(self, frame: np.ndarray, bitrate_kbps: float, fps: float) -> ModeDecision:
         height, width = frame.shape[:2]
         if bitrate_kbps > 0:
             bpp = bits_per_pixel(bitrate_kbps, fps, width, height)
-            wanted = "strong" if bpp < STRONG_BELOW_BPP else "mild"
-            self.decision = self._available(wanted, f"bitrate {bpp:.3f} bits/pixel (strong below {STRONG_BELOW_BPP})")
+            threshold = STRONG_BELOW_BPP if self.strong_below_bpp is None else self.strong_below_bpp
+            wanted = "strong" if bpp < threshold else "mild"
+            self.decision = self._available(wanted, f"bitrate {bpp:.3f} bits/pixel (strong below {threshold})")
             return self.decision
         if self.decision is None or self.frames % REESTIMATE_EVERY == 0:
             self._estimate(frame)
@@ -66,7 +82,7 @@ class AutoMode:
 
     def _estimate(self, frame: np.ndarray) -> None:
         features = no_reference_features(frame)
-        p_strong = strong_probability(features)
+        p_strong = strong_probability(features, self.nr_coefficients)
         wanted = "strong" if p_strong >= 0.5 else "mild"
         reason = f"no-reference: blockiness {features[0]:.2f}, high-frequency {features[1]:.2f}, p(strong) {p_strong:.2f}"
         if self.decision is None:

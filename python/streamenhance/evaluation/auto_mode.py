@@ -1,17 +1,20 @@
-"""Auto mode against the oracle on held-out clips (issue "model ladder", item 4).
+"""Auto mode against the oracle on held-out stream-like clips (issue "model ladder", item 4).
 
 ``mode="auto"`` picks the mild or strong artifact-removal (AR) weights from a bitrate hint (bits per pixel) or,
-without one, from a no-reference estimate of the decoded frames (``engine/modes.py``). Both rules were fitted
-on synthesized *training* frames against the CRF range a frame was encoded in. Here they are checked against
-the *oracle*: whichever mode's output has the higher Y-PSNR against the clean frames (within ``TIE_DB`` both
-count as right).
+without one, from a no-reference estimate of the decoded frames (``engine/modes.py``). Both rules are fitted by
+``streamenhance train calibrate-auto`` (``training/auto_mode.py``) on stream-like clips from the *training* data
+against the *oracle*: whichever mode's output has the higher Y-PSNR against the clean frames (within ``TIE_DB``
+both count as right). Here they are checked the same way on clips the fit never saw.
 
-Clips are pans/zooms (``pan_zoom_sequence``) over the held-out training stills only (every 16th still: never
-trained on, never an evaluation set), encoded with libx264 at CRFs drawn stratified from a grid (a preset of
-the training set drawn each time) and as per-frame JPEG. Each clip runs through the engine at x1 in mode
-mild and in mode strong (the weights ``mode="auto"`` switches between). The rules are the engine's own
-``AutoMode``: the bitrate rule fed the kbps of the true bitstream (the sum of the video packets), the
-no-reference rule fed the decoded frames in order.
+Clips are steady pans (``stream_pan``) over the held-out training stills only (every 16th still: never trained
+on, never an evaluation set), as long as a stream's GOP (a keyframe every ``KEYINT`` frames), encoded with libx264
+at CRFs drawn stratified from a grid (a preset of the training set drawn each time) and as per-frame JPEG, with
+the synthesis and scoring the calibration uses. Each clip runs through the engine at x1 in mode mild and in mode
+strong (the weights ``mode="auto"`` switches between) on every ``score_every``-th frame (random phase). The rules
+are the engine's own: the bitrate rule fed the kbps of the true bitstream (the sum of the video packets); the
+no-reference rule in a steady stream (each frame a possible estimate frame, the majority decides) and at a
+stream's start (``AutoMode`` fed the clip in order: the first frame's estimate). Each with the engine's constants
+and with the ones shipped before the stream-like calibration (``PREVIOUS``).
 
 Beside the scores: each rule's one number (bits-per-pixel threshold, logistic bias) refitted here against the
 oracle, in-sample and 2-fold by still (reported, never applied), and bits per pixel against clip length.
@@ -19,7 +22,6 @@ oracle, in-sample and 2-fold by still (reported, never applied), and bits per pi
 
 from __future__ import annotations
 
-import io
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -27,46 +29,77 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from streamenhance.engine import Enhancer
 from streamenhance.engine import modes as engine_modes
 from streamenhance.engine.modes import AutoMode, strong_probability
 from streamenhance.errors import ConfigError, WeightsError
-from streamenhance.io import encode_h264, read_frames
-from streamenhance.metrics import no_reference_features, psnr
 from streamenhance.evaluation.video import PRESET
-from streamenhance.training.degrade import PRESETS, pan_zoom_sequence
+from streamenhance.metrics import no_reference_features
+from streamenhance.training.auto_mode import (
+    CRFS,
+    FRAME_SIDE,
+    JPEG_QUALITIES,
+    KEYINT,
+    MODES,
+    SCORE_EVERY,
+    STREAM_FPS,
+    STREAM_FRAMES,
+    TIE_DB,
+    EncodedClip,
+    EncodingDraws,
+    Restorer,
+    encode_h264_clip,
+    encode_variants,
+    least_loss_cut,
+    mean_psnr,
+    restore_frames,
+    scored_frames,
+    stream_pan,
+)
 from streamenhance.training.images import find_training_set, load_images
 
-MODES = ("mild", "strong")
-TIE_DB = 0.01  # outputs closer than this (Y-PSNR, dB) count as a tie: either choice is right
 # Report bands: the halves of the mild (CRF 18-30) and strong (31-44) training ranges.
 CRF_BANDS: tuple[tuple[int, int], ...] = ((18, 24), (25, 30), (31, 37), (38, 44))
 # JPEG: the strong training range is q 8-40, the mild one 45-90.
 JPEG_BANDS: tuple[tuple[int, int], ...] = ((8, 44), (45, 90))
-RULES = ("bitrate", "bitrate_container", "no_reference", "no_reference_mean")
+
+
+@dataclass(frozen=True)
+class RuleConstants:
+    strong_below_bpp: float
+    nr_coefficients: tuple[float, float, float]
+
+
+# Shipped before the stream-like calibration: fitted on 4-frame clips against the CRF range, MP4 file bytes.
+PREVIOUS = RuleConstants(0.2021, (-5.8857, 5.5529, -4.1542))
+
+RULES = (
+    "bitrate", "bitrate_previous", "no_reference", "no_reference_previous", "no_reference_start",
+    "no_reference_start_previous",
+)
 BASELINES = ("always_mild", "always_strong", "oracle")
 RULE_LABELS = {
-    "bitrate": "bitrate hint (true bitstream bpp)",
-    "bitrate_container": "bitrate hint (MP4 file bpp, as fitted)",
-    "no_reference": "no-reference (engine AutoMode)",
-    "no_reference_mean": "no-reference (mean p over frames)",
+    "bitrate": "bitrate hint (engine)",
+    "bitrate_previous": "bitrate hint (previous)",
+    "no_reference": "no-reference, steady stream (engine)",
+    "no_reference_previous": "no-reference, steady stream (previous)",
+    "no_reference_start": "no-reference, stream start (engine)",
+    "no_reference_start_previous": "no-reference, stream start (previous)",
     "always_mild": "always mild",
     "always_strong": "always strong",
     "oracle": "oracle",
 }
 AUTO_PROTOCOL = (
-    "held-out training stills (every 16th) -> pan/zoom clips {side}x{side} -> libx264 yuv420p at CRFs drawn stratified "
-    "(random training preset) or per-frame JPEG -> decode -> engine x1 mode mild and strong; Y-PSNR vs clean "
-    f"(mean over frames, no shave); oracle = the higher (tie within {TIE_DB} dB); rules = engine AutoMode "
-    "(bitrate from the sum of the video packets; no-reference on the decoded frames in order)"
+    "held-out training stills (every 16th) -> steady pans {side}x{side}, {frames} frames -> libx264 yuv420p, a "
+    "keyframe every {keyint} frames, at CRFs drawn stratified (random training preset), or per-frame JPEG -> "
+    "decode -> engine x1 mode mild and strong on 1 frame in {every} (random phase); Y-PSNR vs clean (mean over "
+    f"those frames, no shave); oracle = the higher (tie within {TIE_DB} dB); rules = the engine's (bitrate from "
+    "the sum of the video packets; no-reference steady = majority of the per-frame estimates over all frames, "
+    "start = AutoMode fed the clip in order)"
 )
-
-Restorer = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -76,13 +109,15 @@ class AutoSuiteConfig:
     Attributes:
         frame_side: clips are frame_side x frame_side (256: the size of the fit; larger squares would drop
             most held-out stills, whose short side is 321).
-        frames: frames per clip.
-        pans_per_still: clean pan/zoom sequences per held-out still.
+        frames: frames per clip (default: one GOP of ``keyint`` frames, as calibrated).
+        keyint: H.264 keyframe interval (frames).
+        score_every: AR runs on every ``score_every``-th frame of a clip (random phase) for the oracle.
+        pans_per_still: clean pans per held-out still.
         crfs / crf_draws: the CRF grid, split into ``crf_draws`` strata; each sequence is encoded once per
             stratum at a CRF drawn from it (crf_draws = len(crfs): every CRF).
         qualities / jpeg_draws: the same for per-frame JPEG (0 draws: no JPEG clips).
         fps: frame rate the kbps hint is computed at (the rule only sees bits per pixel).
-        seed: the one random stream (pans, CRFs, presets, qualities).
+        seed: the one random stream (pans, CRFs, presets, qualities, scored frames).
         stills_limit: at most this many held-out stills (quick runs).
         tier: AR tier, as the engine takes it (``auto``: the engine's own default for x1).
         device / weights_dir: where ours runs and which weights (default: the packaged ones).
@@ -90,70 +125,29 @@ class AutoSuiteConfig:
             only; empty: skipped), to show how far a bits-per-pixel threshold carries beyond this clip length.
     """
 
-    frame_side: int = 256
-    frames: int = 6
+    frame_side: int = FRAME_SIDE
+    frames: int = STREAM_FRAMES
+    keyint: int = KEYINT
+    score_every: int = SCORE_EVERY
     pans_per_still: int = 2
-    crfs: tuple[int, ...] = tuple(range(18, 45))
+    crfs: tuple[int, ...] = CRFS
     crf_draws: int = 9
-    qualities: tuple[int, ...] = tuple(range(8, 91))
+    qualities: tuple[int, ...] = JPEG_QUALITIES
     jpeg_draws: int = 2
-    fps: int = 25
+    fps: int = STREAM_FPS
     seed: int = 0
     stills_limit: int | None = None
     tier: str = "auto"
     device: str = "cpu"
     weights_dir: Path | None = None
     length_study_crfs: tuple[int, ...] = (28, 31, 34)
-    length_study_frames: tuple[int, ...] = (4, 6, 12, 30)
+    length_study_frames: tuple[int, ...] = (6, 30, 60, 120)
+
+    def draws(self) -> EncodingDraws:
+        return EncodingDraws(self.crf_draws, self.jpeg_draws, self.fps, self.keyint, self.crfs, self.qualities)
 
 
-# ------------------------------------------------------------------------------------------- clips
-
-
-@dataclass(frozen=True)
-class EncodedClip:
-    """A clean sequence encoded and decoded back, with the size of what was sent."""
-
-    codec: str  # "h264" or "jpeg"
-    level: int  # CRF or JPEG quality
-    preset: str | None
-    decoded: list[np.ndarray]
-    stream_bits: int  # the bitstream: video packets (H.264) or the JPEG files
-    container_bits: int  # the whole file (MP4 boxes, x264's SEI): what the fit measured
-
-
-def stratified_draw(values: Sequence[int], draws: int, rng: np.random.Generator) -> list[int]:
-    """One value drawn uniformly from each of ``draws`` consecutive, near-equal strata of ``values``."""
-    if draws <= 0:
-        return []
-    if draws > len(values):
-        raise ConfigError(f"stratified draw: expected at most {len(values)} strata, got {draws}")
-    return [int(rng.choice(stratum)) for stratum in np.array_split(np.asarray(values), draws)]
-
-
-def _video_packet_bits(data: bytes) -> int:
-    with av.open(io.BytesIO(data), "r") as container:
-        stream = container.streams.video[0]
-        return 8 * sum(packet.size for packet in container.demux(stream) if packet.size)
-
-
-def encode_h264_clip(frames: Sequence[np.ndarray], crf: int, preset: str, fps: int) -> EncodedClip:
-    data = encode_h264(frames, fps, crf=crf, preset=preset)
-    decoded = list(read_frames(data))
-    if len(decoded) != len(frames):
-        raise ValueError(f"H.264 round trip at CRF {crf}: {len(frames)} frames in, {len(decoded)} out")
-    return EncodedClip("h264", crf, preset, decoded, _video_packet_bits(data), 8 * len(data))
-
-
-def encode_jpeg_clip(frames: Sequence[np.ndarray], quality: int) -> EncodedClip:
-    decoded, bits = [], 0
-    for frame in frames:
-        buffer = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(frame[:, :, ::-1])).save(buffer, format="JPEG", quality=quality)
-        bits += 8 * buffer.tell()
-        with Image.open(io.BytesIO(buffer.getvalue())) as image:
-            decoded.append(np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1]))
-    return EncodedClip("jpeg", quality, None, decoded, bits, bits)
+# ------------------------------------------------------------------------------------------- bands
 
 
 def band_of(codec: str, level: int) -> str:
@@ -170,20 +164,41 @@ def band_order() -> list[str]:
 # ------------------------------------------------------------------------------------ engine rules
 
 
-def bitrate_choice(frame: np.ndarray, kbps: float, fps: float) -> str:
-    """The engine's bitrate rule: ``AutoMode.decide`` with the hint."""
-    return AutoMode(MODES).decide(frame, kbps, fps).mode
+def bitrate_choice(frame: np.ndarray, kbps: float, fps: float, threshold: float | None = None) -> str:
+    """The engine's bitrate rule: ``AutoMode.decide`` with the hint (``threshold``: default the engine's)."""
+    return AutoMode(MODES, strong_below_bpp=threshold).decide(frame, kbps, fps).mode
 
 
-def no_reference_choice(frames: Sequence[np.ndarray], fps: float) -> str:
+def no_reference_choice(
+    frames: Sequence[np.ndarray], fps: float, coefficients: tuple[float, float, float] | None = None
+) -> str:
     """The mode the engine's ``AutoMode`` (no hint) applies to most frames of the clip, fed in order.
 
     It estimates on the first frame and every ``REESTIMATE_EVERY`` frames after, switching only after
-    ``HYSTERESIS_VOTES`` agreeing estimates: on clips shorter than that, the first frame's estimate.
+    ``HYSTERESIS_VOTES`` agreeing estimates: on a clip as long as one GOP, the first frame's estimate (an
+    I-frame), i.e. what a stream gets at its start.
     """
-    auto = AutoMode(MODES)
+    auto = AutoMode(MODES, nr_coefficients=coefficients)
     applied = [auto.decide(frame, 0.0, fps).mode for frame in frames]
     return Counter(applied).most_common(1)[0][0]
+
+
+def steady_strong_share(
+    features: Sequence[Sequence[float]], coefficients: tuple[float, float, float] | None = None
+) -> float:
+    """Share of frames on which the engine's estimate (p(strong) >= 0.5) wants strong.
+
+    In a long stream the estimate (every ``REESTIMATE_EVERY`` frames, from wherever the stream started) can land on
+    any frame, an I-frame at its natural share; with hysteresis the engine spends most of its time in the mode most
+    estimates want.
+    """
+    return float(np.mean([strong_probability((f[0], f[1]), coefficients) >= 0.5 for f in features]))
+
+
+def steady_choice(share: float) -> str:
+    """The mode a steady stream spends most of its time in: the one most estimates want (the calibration's
+    ``time_in_strong`` passes 1/2 there); an even split stays mild, the cheaper mistake."""
+    return "strong" if share > 0.5 else "mild"
 
 
 def kbps_of(bits: int, frames: int, fps: float) -> float:
@@ -200,28 +215,34 @@ def oracle_label(psnr_mild: float, psnr_strong: float, tie_db: float = TIE_DB) -
     return "mild" if psnr_mild > psnr_strong else "strong"
 
 
-def mean_psnr(outputs: Sequence[np.ndarray], truth: Sequence[np.ndarray], on_luma: bool = True) -> float:
-    return float(np.mean([psnr(o, t, on_luma=on_luma) for o, t in zip(outputs, truth, strict=True)]))
-
-
 def evaluate_clip(
-    clean: Sequence[np.ndarray], encoded: EncodedClip, restorers: dict[str, Restorer], fps: float
+    clean: Sequence[np.ndarray],
+    encoded: EncodedClip,
+    restorers: dict[str, Restorer],
+    fps: float,
+    scored: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """One clip: each mode's and the decoded input's PSNR, the oracle, and each rule's choice."""
+    """One clip: each mode's and the decoded input's PSNR on the ``scored`` frames (default all), the oracle, and
+    each rule's choice."""
     decoded = encoded.decoded
-    outputs = {mode: [restorers[mode](frame) for frame in decoded] for mode in MODES}
-    psnr_y = {"decoded": mean_psnr(decoded, clean), **{m: mean_psnr(outputs[m], clean) for m in MODES}}
-    psnr_rgb = {"decoded": mean_psnr(decoded, clean, False), **{m: mean_psnr(outputs[m], clean, False) for m in MODES}}
-    features = [no_reference_features(frame) for frame in decoded]
-    p_strong = [strong_probability(f) for f in features]
+    scored = range(len(decoded)) if scored is None else scored
+    outputs = restore_frames(decoded, restorers, scored)
+    truth = [clean[i] for i in scored]
+    psnr_y = {name: mean_psnr(frames, truth) for name, frames in outputs.items()}
+    psnr_rgb = {name: mean_psnr(frames, truth, False) for name, frames in outputs.items()}
+    features = [list(no_reference_features(frame)) for frame in decoded]
     pixels = len(decoded) * decoded[0].shape[0] * decoded[0].shape[1]
     kbps = kbps_of(encoded.stream_bits, len(decoded), fps)
-    kbps_container = kbps_of(encoded.container_bits, len(decoded), fps)
+    share = {
+        "engine": steady_strong_share(features),
+        "previous": steady_strong_share(features, PREVIOUS.nr_coefficients),
+    }
     return {
         "codec": encoded.codec,
         "level": encoded.level,
         "preset": encoded.preset,
         "band": band_of(encoded.codec, encoded.level),
+        "scored_frames": len(scored),
         "bpp": encoded.stream_bits / pixels,
         "bpp_container": encoded.container_bits / pixels,
         "kbps": kbps,
@@ -229,14 +250,15 @@ def evaluate_clip(
         "psnr_rgb": psnr_rgb,
         "oracle": oracle_label(psnr_y["mild"], psnr_y["strong"]),
         "oracle_rgb": oracle_label(psnr_rgb["mild"], psnr_rgb["strong"]),
-        "features": [list(f) for f in features],
-        "p_strong": p_strong,
+        "features": features,  # per frame; dropped from the saved result (size)
+        "nr_strong_share": share,
         "choice": {
             "bitrate": bitrate_choice(decoded[0], kbps, fps),
-            "bitrate_container": bitrate_choice(decoded[0], kbps_container, fps),
-            "no_reference": no_reference_choice(decoded, fps),
-            # the engine's own cut (p >= 0.5), on the clip's mean probability instead of the first frame's
-            "no_reference_mean": "strong" if float(np.mean(p_strong)) >= 0.5 else "mild",
+            "bitrate_previous": bitrate_choice(decoded[0], kbps, fps, PREVIOUS.strong_below_bpp),
+            "no_reference": steady_choice(share["engine"]),
+            "no_reference_previous": steady_choice(share["previous"]),
+            "no_reference_start": no_reference_choice(decoded, fps),
+            "no_reference_start_previous": no_reference_choice(decoded, fps, PREVIOUS.nr_coefficients),
         },
     }
 
@@ -300,10 +322,14 @@ def group_stats(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def summarize(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """All clips, then each band in report order (bands without clips left out)."""
+    """All clips, the H.264 ones, then each band in report order (bands without clips left out)."""
     names = dict.fromkeys([*band_order(), *(r["band"] for r in records)])
     groups = {name: [r for r in records if r["band"] == name] for name in names}
-    return {"all": group_stats(records), "bands": {name: group_stats(rs) for name, rs in groups.items() if rs}}
+    return {
+        "all": group_stats(records),
+        "h264": group_stats([r for r in records if r["codec"] == "h264"]),
+        "bands": {name: group_stats(rs) for name, rs in groups.items() if rs},
+    }
 
 
 def by_level(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -340,22 +366,12 @@ def choice_score(records: Sequence[dict[str, Any]], choices: Sequence[str]) -> d
 
 
 def best_cut(values: np.ndarray, judged: Sequence[dict[str, Any]]) -> float:
-    """The cut with the least total dB lost when the samples below it go strong and the rest mild.
-
-    Candidates are midpoints between neighbouring distinct values, and below / above all of them. dB lost, not
-    accuracy: a wrong strong at a low CRF costs far more than a wrong mild at a high one.
-    """
-    order = np.argsort(values, kind="stable")
-    ordered = values[order]
-    loss_strong = np.array([db_lost(judged[i], "strong") for i in order])
-    loss_mild = np.array([db_lost(judged[i], "mild") for i in order])
-    # total loss when the k lowest samples go strong, k = 0..n
-    strong_first = np.concatenate([[0.0], np.cumsum(loss_strong)])
-    mild_rest = loss_mild.sum() - np.concatenate([[0.0], np.cumsum(loss_mild)])
-    bounds = np.concatenate([[ordered[0] - 1.0], (ordered[:-1] + ordered[1:]) / 2, [ordered[-1] + 1.0]])
-    splittable = np.concatenate([[True], ordered[:-1] < ordered[1:], [True]])
-    best = int(np.argmin(np.where(splittable, strong_first + mild_rest, np.inf)))
-    return float(bounds[best])
+    """The cut with the least total dB lost when the samples below it go strong and the rest mild (the fit's own
+    ``least_loss_cut``). dB lost, not accuracy: a wrong strong at a low CRF costs far more than a wrong mild at a
+    high one."""
+    loss_strong = np.array([db_lost(record, "strong") for record in judged])
+    loss_mild = np.array([db_lost(record, "mild") for record in judged])
+    return least_loss_cut(values, loss_strong, loss_mild)[0]
 
 
 def bpp_samples(records: Sequence[dict[str, Any]]) -> Samples:
@@ -435,7 +451,8 @@ def suggestions(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def bpp_by_clip_length(images: Sequence[np.ndarray], config: AutoSuiteConfig) -> list[dict[str, Any]]:
-    """Median bits per pixel at fixed CRFs over clip lengths: the I-frame's share shrinks as clips grow.
+    """Median bits per pixel at fixed CRFs over clip lengths: the I-frame's share shrinks as clips grow, down to
+    one per ``keyint`` frames.
 
     One pan per still (the same seed for every length), the engine's encoder preset; encodes only.
     """
@@ -444,7 +461,8 @@ def bpp_by_clip_length(images: Sequence[np.ndarray], config: AutoSuiteConfig) ->
         for frames in config.length_study_frames:
             rng = np.random.default_rng(config.seed + 1)
             encoded = [
-                encode_h264_clip(pan_zoom_sequence(image, config.frame_side, frames, rng), crf, PRESET, config.fps)
+                encode_h264_clip(stream_pan(image, config.frame_side, frames, rng), crf, PRESET, config.fps,
+                                 config.keyint)
                 for image in images
             ]
             pixels = frames * config.frame_side**2
@@ -461,16 +479,18 @@ def bpp_by_clip_length(images: Sequence[np.ndarray], config: AutoSuiteConfig) ->
 # ------------------------------------------------------------------------------------------- run
 
 
-def engine_restorers(config: AutoSuiteConfig) -> tuple[dict[str, Restorer], dict[str, str]]:
-    """The engine at x1 in each mode (tier fixed, no scheduler) and the weights each one runs.
+def engine_restorers(
+    tier: str = "auto", device: str = "cpu", weights_dir: Path | None = None
+) -> tuple[dict[str, Restorer], dict[str, str]]:
+    """The engine at x1 in each mode (tier fixed, no scheduler) and the weights each one runs: what
+    ``mode="auto"`` switches between, for this suite and for ``train calibrate-auto``.
 
     Raises:
         WeightsError / ConfigError: a mode's weights are not installed, or an option is invalid.
     """
     restorers, models = {}, {}
     for mode in MODES:
-        enhancer = Enhancer(scale=1, mode=mode, tier=config.tier, device=config.device,
-                            weights_dir=config.weights_dir, advisor=None)
+        enhancer = Enhancer(scale=1, mode=mode, tier=tier, device=device, weights_dir=weights_dir, advisor=None)
         enhancer.enhance(np.zeros((32, 32, 3), np.uint8))
         models[mode] = ",".join(enhancer.describe()["models"])
         restorers[mode] = enhancer.enhance
@@ -506,16 +526,6 @@ def held_out_stills(data_root: Path, config: AutoSuiteConfig) -> HeldOutStills:
     return HeldOutStills(names[:limit] if limit else names, images[:limit] if limit else images, too_small)
 
 
-def encode_sequence(clean: list[np.ndarray], config: AutoSuiteConfig, rng: np.random.Generator) -> list[EncodedClip]:
-    """The sequence at one CRF per stratum (random training preset each) and one JPEG quality per stratum."""
-    clips = []
-    for crf in stratified_draw(config.crfs, config.crf_draws, rng):
-        preset = PRESETS[int(rng.integers(len(PRESETS)))]
-        clips.append(encode_h264_clip(clean, crf, preset, config.fps))
-    clips += [encode_jpeg_clip(clean, q) for q in stratified_draw(config.qualities, config.jpeg_draws, rng)]
-    return clips
-
-
 def run_auto_validation(
     data_root: Path, config: AutoSuiteConfig, unavailable: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -525,7 +535,8 @@ def run_auto_validation(
     """
     stills = held_out_stills(data_root, config)
     result: dict[str, Any] = {
-        "protocol": AUTO_PROTOCOL.format(side=config.frame_side),
+        "protocol": AUTO_PROTOCOL.format(side=config.frame_side, frames=config.frames, keyint=config.keyint,
+                                         every=config.score_every),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
         "engine": {
             "strong_below_bpp": engine_modes.STRONG_BELOW_BPP,
@@ -533,13 +544,14 @@ def run_auto_validation(
             "reestimate_every": engine_modes.REESTIMATE_EVERY,
             "hysteresis_votes": engine_modes.HYSTERESIS_VOTES,
         },
+        "previous": asdict(PREVIOUS),
         "stills": stills.names,
         "stills_too_small": stills.too_small,
         "models": {},
         "clips": [],
     }
     try:
-        restorers, result["models"] = engine_restorers(config)
+        restorers, result["models"] = engine_restorers(config.tier, config.device, config.weights_dir)
     except (WeightsError, ConfigError) as exc:
         if unavailable is None:
             raise
@@ -551,16 +563,30 @@ def run_auto_validation(
     with tqdm(total=total, desc="auto mode: held-out clips", unit="clip") as bar:
         for name, image in zip(stills.names, stills.images):
             for pan in range(config.pans_per_still):
-                clean = pan_zoom_sequence(image, config.frame_side, config.frames, rng)
-                for encoded in encode_sequence(clean, config, rng):
-                    record = {"still": name, "pan": pan, **evaluate_clip(clean, encoded, restorers, config.fps)}
+                clean = stream_pan(image, config.frame_side, config.frames, rng)
+                for encoded in encode_variants(clean, config.draws(), rng):
+                    scored = scored_frames(len(clean), config.score_every, rng)
+                    record = {"still": name, "pan": pan,
+                              **evaluate_clip(clean, encoded, restorers, config.fps, scored)}
                     result["clips"].append(record)
                     bar.update()
     result["summary"] = summarize(result["clips"])
     result["by_level"] = by_level(result["clips"])
     result["suggested"] = suggestions(result["clips"])
     result["bpp_by_clip_length"] = bpp_by_clip_length(stills.images, config)
+    result["clips"] = [saved_clip(record) for record in result["clips"]]
     return result
+
+
+def saved_clip(record: dict[str, Any]) -> dict[str, Any]:
+    """What the result keeps of a clip, rounded: enough to recount every table but the RGB agreement and the
+    refits (per-frame features: most of the size; the container overhead: see the clip-length study)."""
+    return {
+        **{key: record[key] for key in ("still", "pan", "codec", "level", "preset", "oracle")},
+        "bpp": round(record["bpp"], 6),
+        "psnr_y": {name: round(value, 4) for name, value in record["psnr_y"].items()},
+        "strong_by": ",".join(rule for rule in RULES if record["choice"][rule] == "strong"),  # one line, not a list
+    }
 
 
 # -------------------------------------------------------------------------------------- Markdown
@@ -634,7 +660,7 @@ def _suggested_lines(suggested: dict[str, Any]) -> list[str]:
     def score(d: dict[str, float]) -> str:
         return f"{d['accuracy']:.3f} / {d['db_lost_mean']:.3f}"
 
-    header = ["value", "shipped", "shipped: acc / dB lost", "fitted here", "in-sample: acc / dB lost",
+    header = ["value", "engine", "engine: acc / dB lost", "fitted here", "in-sample: acc / dB lost",
               "2-fold by still: acc / dB lost"]
     rows = [
         [label, f"{suggested[key]['shipped']:.4f}", score(suggested[key]["shipped_score"]),
@@ -646,13 +672,13 @@ def _suggested_lines(suggested: dict[str, Any]) -> list[str]:
         "",
         *_md_table(header, rows),
         "",
-        f"Method: {suggested['method']}. No-reference rows keep the shipped weights on (blockiness, log hf share) "
+        f"Method: {suggested['method']}. No-reference rows keep the engine's weights on (blockiness, log hf share) "
         "and judge each frame of the kind named against its clip's oracle.",
         "",
     ]
 
 
-def _length_lines(rows: list[dict[str, Any]]) -> list[str]:
+def _length_lines(rows: list[dict[str, Any]], config: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     lengths = sorted({r["frames"] for r in rows})
@@ -667,10 +693,17 @@ def _length_lines(rows: list[dict[str, Any]]) -> list[str]:
         "",
         *_md_table(["CRF", *(f"{n} frames" for n in lengths)], table),
         "",
-        "A bits-per-pixel threshold holds for the clip length (I-frame share), frame size and byte accounting it "
-        "was fitted at; a long stream at the same CRF has far fewer bits per pixel.",
+        f"Keyframe every {config['keyint']} frames. A bits-per-pixel threshold holds for the I-frame share, frame "
+        "size and byte accounting it was fitted at: past one GOP the bits per pixel settle, a short clip has far "
+        "more.",
         "",
     ]
+
+
+def _h264_lines(stats: dict[str, Any]) -> list[str]:
+    if not stats["clips"]:
+        return []
+    return ["### H.264 clips (what a bitrate hint describes)", "", *_rules_table(stats), ""]
 
 
 def auto_markdown(result: dict[str, Any]) -> list[str]:
@@ -679,16 +712,21 @@ def auto_markdown(result: dict[str, Any]) -> list[str]:
     clips = result.get("clips", [])
     if not clips:
         return lines + ["No clips measured (see Not measured).", ""]
-    config, engine, models = result["config"], result["engine"], result["models"]
+    config, engine, models, previous = result["config"], result["engine"], result["models"], result["previous"]
     codecs = Counter(r["codec"] for r in clips)
     lines += [
         f"{len(clips)} clips ({codecs.get('h264', 0)} H.264, {codecs.get('jpeg', 0)} JPEG) of {config['frames']} "
         f"frames {config['frame_side']}x{config['frame_side']} from {len(result['stills'])} held-out stills "
-        f"({config['pans_per_still']} pans each, seed {config['seed']}); weights: mild = {models['mild']}, "
-        f"strong = {models['strong']}. Engine: strong below {engine['strong_below_bpp']} bits/pixel; no-reference "
+        f"({config['pans_per_still']} pans each, seed {config['seed']}), keyframe every {config['keyint']} frames, "
+        f"AR on 1 frame in {config['score_every']}; weights: mild = {models['mild']}, strong = {models['strong']}. "
+        f"Engine: strong below {engine['strong_below_bpp']} bits/pixel; no-reference "
         f"{tuple(engine['nr_coefficients'])}, every {engine['reestimate_every']} frames, "
-        f"{engine['hysteresis_votes']} votes to switch (a clip this short keeps its first frame's estimate).",
+        f"{engine['hysteresis_votes']} votes to switch. Previous: strong below {previous['strong_below_bpp']}; "
+        f"no-reference {tuple(previous['nr_coefficients'])}. Steady stream: the majority of the per-frame estimates "
+        "(an estimate can land on any frame, an I-frame at its natural share); stream start: AutoMode fed the clip "
+        "in order (its first frame's estimate: the I-frame).",
         "",
+        *_h264_lines(result["summary"]["h264"]),
         "### All clips",
         "",
         *_rules_table(result["summary"]["all"]),
@@ -705,4 +743,5 @@ def auto_markdown(result: dict[str, Any]) -> list[str]:
         *_crf_table(result["by_level"]),
         "",
     ]
-    return lines + _suggested_lines(result.get("suggested") or {}) + _length_lines(result.get("bpp_by_clip_length", []))
+    lengths = _length_lines(result.get("bpp_by_clip_length", []), config)
+    return lines + _suggested_lines(result.get("suggested") or {}) + lengths

@@ -126,6 +126,7 @@ class VideoWriter:
         preset: str = DEFAULT_PRESET,
         audio_from: av.container.InputContainer | None = None,
         container_format: str | None = None,
+        keyint: int | None = None,
     ) -> None:
         if width % 2 or height % 2:
             raise MediaError(f"H.264 yuv420p needs even sides, got {width}x{height}")
@@ -138,6 +139,8 @@ class VideoWriter:
             options.update({"maxrate": f"{bitrate_kbps}k", "bufsize": f"{2 * bitrate_kbps}k"})
         else:
             options["crf"] = str(crf if crf is not None else DEFAULT_CRF)
+        if keyint:  # a keyframe at least every ``keyint`` frames, like a live encoder's GOP (x264's default is 250)
+            options["g"] = str(keyint)
         self._stream.options = options
         self.audio_streams: dict[int, av.stream.Stream] = {}
         if audio_from is not None:
@@ -228,13 +231,16 @@ def encode_h264(
     crf: int | None = None,
     bitrate_kbps: int | None = None,
     preset: str = DEFAULT_PRESET,
+    keyint: int | None = None,
 ) -> bytes:
-    """Encode BGR frames to an in-memory MP4 (H.264). Give ``crf`` or ``bitrate_kbps``."""
+    """Encode BGR frames to an in-memory MP4 (H.264). Give ``crf`` or ``bitrate_kbps``; ``keyint``: the
+    longest keyframe interval in frames (default: x264's own, 250)."""
     frames = list(frames)
     height, width = frames[0].shape[:2]
     buffer = io.BytesIO()
     with VideoWriter(
-        buffer, width, height, fps, crf=crf, bitrate_kbps=bitrate_kbps, preset=preset, container_format="mp4"
+        buffer, width, height, fps, crf=crf, bitrate_kbps=bitrate_kbps, preset=preset, container_format="mp4",
+        keyint=keyint,
     ) as writer:
         for frame in frames:
             writer.write(frame)
