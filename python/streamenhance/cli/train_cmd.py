@@ -45,16 +45,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser, steps: int, batch: int, patch: int, lr: float) -> None:
     parser.add_argument("--tier", choices=TIERS, required=True)
-    parser.add_argument("--data", type=Path, default=None, help="data root with train/ (default $STREAMENHANCE_DATA or ../shared/data)")
     parser.add_argument("--steps", type=positive_int, default=steps, help=f"optimisation steps (default {steps})")
+    _loop_options(parser, batch, patch, lr)
+    parser.set_defaults(func=run)
+
+
+def _loop_options(parser: argparse.ArgumentParser, batch: int, patch: int, lr: float) -> None:
+    """Data, batch, schedule, threads and output options shared by every training sub-command."""
+    parser.add_argument("--data", type=Path, default=None, help="data root with train/ (default $STREAMENHANCE_DATA or ../shared/data)")
     parser.add_argument("--batch", type=positive_int, default=batch, help=f"batch size (default {batch})")
     parser.add_argument("--patch", type=positive_int, default=patch, help=f"input patch side (default {patch})")
     parser.add_argument("--lr", type=float, default=lr, help=f"peak learning rate, cosine decay (default {lr})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--out", type=Path, default=None, help="weight file to write (default runs/<name>.safetensors)")
+    parser.add_argument("--out", type=Path, default=None, help="weight file to write (default under runs/)")
     parser.add_argument("--run-dir", type=Path, default=None, help="checkpoint folder; an existing checkpoint is resumed")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,14 +105,7 @@ def _register_prune(kinds: argparse._SubParsersAction) -> None:
     prune.add_argument("--final-steps", type=positive_int, default=20000, help="fine-tune steps at the target (default 20000)")
     prune.add_argument("--channel-notch", type=positive_int, default=4, help="channels removed per round (default 4)")
     prune.add_argument("--distill", type=float, default=0.0, help="weight of L1 to the parent's output (default 0: off)")
-    prune.add_argument("--batch", type=positive_int, default=16)
-    prune.add_argument("--patch", type=positive_int, default=48)
-    prune.add_argument("--lr", type=float, default=5e-4, help="peak fine-tune learning rate, cosine decay (default 5e-4)")
-    prune.add_argument("--data", type=Path, default=None)
-    prune.add_argument("--seed", type=int, default=0)
-    prune.add_argument("--threads", type=int, default=0)
-    prune.add_argument("--out", type=Path, default=None, help="weight file to write (default runs/<name>.safetensors)")
-    prune.add_argument("--run-dir", type=Path, default=None, help="rounds, checkpoints and prune_report.json; resumed")
+    _loop_options(prune, batch=16, patch=48, lr=5e-4)
     prune.set_defaults(func=run_prune)
 
 
@@ -137,14 +135,7 @@ def _register_detail(kinds: argparse._SubParsersAction) -> None:
     )
     detail.add_argument("--from", dest="parent", type=Path, required=True, help="fidelity-trained sr_rrdb weights")
     detail.add_argument("--steps", type=positive_int, default=6000, help="optimisation steps (default 6000)")
-    detail.add_argument("--batch", type=positive_int, default=8)
-    detail.add_argument("--patch", type=positive_int, default=32)
-    detail.add_argument("--lr", type=float, default=1e-4, help="peak learning rate of both nets (default 1e-4)")
-    detail.add_argument("--data", type=Path, default=None)
-    detail.add_argument("--seed", type=int, default=0)
-    detail.add_argument("--threads", type=int, default=0)
-    detail.add_argument("--out", type=Path, default=None, help="weight file (default runs/detail/<parent name>)")
-    detail.add_argument("--run-dir", type=Path, default=None, help="checkpoint folder; an existing checkpoint is resumed")
+    _loop_options(detail, batch=8, patch=32, lr=1e-4)
     detail.set_defaults(func=run_detail)
 
 
