@@ -24,12 +24,12 @@ from streamenhance.training.auto_mode import (
     fit_nr_rule,
     fit_threshold,
     least_loss_cut,
-    ping_pong,
     scored_frames,
     stream_pan,
     time_in_strong,
     video_packet_bits,
 )
+from streamenhance.training.samplers import ping_pong
 
 
 def smooth_pan(frames: int, side: int = 64, step: int = 2) -> list[np.ndarray]:

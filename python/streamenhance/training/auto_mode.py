@@ -29,7 +29,8 @@ from tqdm import tqdm
 from streamenhance.errors import ConfigError
 from streamenhance.io import encode_h264, read_frames
 from streamenhance.metrics import no_reference_features, psnr
-from streamenhance.training.degrade import PRESETS, RESAMPLERS, clip_sequence
+from streamenhance.training.degrade import PRESETS, RESAMPLERS
+from streamenhance.training.samplers import clean_sequence
 from streamenhance.training.images import find_training_set, load_images, resolve_data_root
 
 MODES = ("mild", "strong")
@@ -73,12 +74,6 @@ def stream_pan(image: np.ndarray, size: int, frames: int, rng: np.random.Generat
     return views
 
 
-def ping_pong(frames: Sequence[np.ndarray], length: int) -> list[np.ndarray]:
-    """``frames`` played forward and back until ``length``: a short real clip as a long one, motion kept."""
-    cycle = [*frames, *frames[-2:0:-1]]
-    return [cycle[i % len(cycle)] for i in range(length)]
-
-
 def stream_sequence(
     stills: Sequence[np.ndarray],
     clips: Sequence[Sequence[np.ndarray]],
@@ -88,10 +83,7 @@ def stream_sequence(
     clip_probability: float = 0.15,
 ) -> list[np.ndarray]:
     """A clean stream-like sequence: a window of a real clip (looped), or a steady pan over a still."""
-    if clips and rng.random() < clip_probability:
-        clip = clips[int(rng.integers(len(clips)))]
-        return clip_sequence(ping_pong(clip, frames), size, frames, rng)
-    return stream_pan(stills[int(rng.integers(len(stills)))], size, frames, rng)
+    return clean_sequence(stills, clips, size, frames, rng, clip_probability, pan=stream_pan, loop_clips=True)
 
 
 # ---------------------------------------------------------------------------------------- encoding

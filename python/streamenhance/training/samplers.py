@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,19 +96,33 @@ class ARPairs:
     bits_per_pixel: np.ndarray  # (N,)
 
 
+Pan = Callable[[np.ndarray, int, int, np.random.Generator], list[np.ndarray]]
+
+
 def clean_sequence(
-    stills: list[np.ndarray],
-    clips: list[list[np.ndarray]],
+    stills: Sequence[np.ndarray],
+    clips: Sequence[Sequence[np.ndarray]],
     size: int,
     frames: int,
     rng: np.random.Generator,
     clip_probability: float = 0.15,
+    pan: Pan = pan_zoom_sequence,
+    loop_clips: bool = False,
 ) -> list[np.ndarray]:
-    """``frames`` clean size x size frames: a window of a real clip, or a pan/zoom over a still."""
+    """``frames`` clean size x size frames: a window of a real clip, or ``pan`` over a still.
+
+    ``loop_clips`` plays a clip forward and back to ``frames`` first (a short real clip as a long stream).
+    """
     if clips and rng.random() < clip_probability:
         clip = clips[int(rng.integers(len(clips)))]
-        return clip_sequence(clip, size, frames, rng)
-    return pan_zoom_sequence(stills[int(rng.integers(len(stills)))], size, frames, rng)
+        return clip_sequence(ping_pong(clip, frames) if loop_clips else list(clip), size, frames, rng)
+    return pan(stills[int(rng.integers(len(stills)))], size, frames, rng)
+
+
+def ping_pong(frames: Sequence[np.ndarray], length: int) -> list[np.ndarray]:
+    """``frames`` played forward and back until ``length``: a short real clip as a long one, motion kept."""
+    cycle = [*frames, *frames[-2:0:-1]]
+    return [cycle[i % len(cycle)] for i in range(length)]
 
 
 def _synthesize(
