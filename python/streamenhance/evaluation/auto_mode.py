@@ -55,7 +55,7 @@ from streamenhance.training.auto_mode import (
     encode_variants,
     least_loss_cut,
     mean_psnr,
-    restore_frames,
+    mode_outputs,
     scored_frames,
     stream_pan,
 )
@@ -226,7 +226,7 @@ def evaluate_clip(
     each rule's choice."""
     decoded = encoded.decoded
     scored = range(len(decoded)) if scored is None else scored
-    outputs = restore_frames(decoded, restorers, scored)
+    outputs = mode_outputs(decoded, restorers, scored)
     truth = [clean[i] for i in scored]
     psnr_y = {name: mean_psnr(frames, truth) for name, frames in outputs.items()}
     psnr_rgb = {name: mean_psnr(frames, truth, False) for name, frames in outputs.items()}

@@ -20,23 +20,18 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from streamenhance import native
-from streamenhance.metrics import detail_ratio
-from streamenhance.models import SRNet, describe, load_model, save_model
+from streamenhance.models import describe, save_model
 from streamenhance.models.spec import ModelSpec
 from streamenhance.models.tiers import SR_ARCH
-from streamenhance.training.images import find_training_set, load_images, resolve_data_root
+from streamenhance.training.images import find_training_set, resolve_data_root
 from streamenhance.training.loop import Batch, LoopConfig, LoopResult, train
-from streamenhance.training.recipes import git_commit, sr_validation
-from streamenhance.training.samplers import SRPatchSampler, to_planar
+from streamenhance.training.recipes import clean_sr_data, git_commit, load_sr_parent
 
 NEGATIVE_SLOPE = 0.2
-DETAIL_CROP = 96  # LR side of the crops the detail ratio is measured on
 
 
 @dataclass(frozen=True)
@@ -109,41 +104,20 @@ class DetailRequest:
     threads: int = 0
 
 
-def _validation_with_detail(holdout: list[np.ndarray], scale: int):
-    """Held-out PSNR (as the fidelity recipe measures it) plus the detail ratio on the same stills."""
-    fidelity = sr_validation(holdout, scale)
-    side = DETAIL_CROP * scale
-    crops = [np.ascontiguousarray(im[:side, :side]) for im in holdout if min(im.shape[:2]) >= side]
-    pairs = [(native.resize(hr, (DETAIL_CROP, DETAIL_CROP)), hr) for hr in crops]
-
-    def validate(pair: nn.Module) -> dict[str, float]:
-        generator = pair["g"]
-        with torch.no_grad():
-            ratios = [detail_ratio(native.planar_to_bgr(generator(to_planar(lr[None])).contiguous().numpy()), hr, scale)
-                      for lr, hr in pairs]
-        return {**fidelity(generator), "val_detail_ratio": float(np.mean(ratios))}
-
-    return validate
-
-
 def run(request: DetailRequest) -> tuple[ModelSpec, LoopResult]:
     """Fine-tune ``request.parent`` adversarially and write the detail variant to ``request.out``."""
     if request.threads:
         torch.set_num_threads(request.threads)
     torch.manual_seed(request.seed)
-    parent_spec, generator = load_model(request.parent)
-    if parent_spec.arch != SR_ARCH or not isinstance(generator, SRNet):
-        raise ValueError(f"{request.parent}: the detail stage needs {SR_ARCH} weights, got {parent_spec.arch}")
-    data_root = resolve_data_root(request.data)
-    training_set = find_training_set(data_root)
-    min_side = request.patch * parent_spec.scale
-    sampler = SRPatchSampler(load_images(training_set.train_stills, min_side), parent_spec.scale)
-    validate = _validation_with_detail(load_images(training_set.holdout_stills, min_side), parent_spec.scale)
+    parent_spec, generator = load_sr_parent(request.parent)
+    training_set = find_training_set(resolve_data_root(request.data))
+    sampler, validate_generator = clean_sr_data(training_set, request.patch, parent_spec.scale)
     pair = nn.ModuleDict({"g": generator.train(), "d": PatchDiscriminator()})
     config = LoopConfig(steps=request.steps, batch=request.batch, patch=request.patch, lr=request.lr,
                         min_lr=request.lr / 10, seed=request.seed)
     checkpoint = request.run_dir / "checkpoint.safetensors"
-    result = train(pair, sampler.sample, adversarial_loss(request.weights), validate, config, checkpoint,
+    loss = adversarial_loss(request.weights)
+    result = train(pair, sampler.sample, loss, lambda p: validate_generator(p["g"]), config, checkpoint,
                    f"detail {parent_spec.tier}")
     final = result.history[-1] if result.history else {}
     training = {

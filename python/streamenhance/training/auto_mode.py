@@ -74,18 +74,6 @@ def stream_pan(image: np.ndarray, size: int, frames: int, rng: np.random.Generat
     return views
 
 
-def stream_sequence(
-    stills: Sequence[np.ndarray],
-    clips: Sequence[Sequence[np.ndarray]],
-    size: int,
-    frames: int,
-    rng: np.random.Generator,
-    clip_probability: float = 0.15,
-) -> list[np.ndarray]:
-    """A clean stream-like sequence: a window of a real clip (looped), or a steady pan over a still."""
-    return clean_sequence(stills, clips, size, frames, rng, clip_probability, pan=stream_pan, loop_clips=True)
-
-
 # ---------------------------------------------------------------------------------------- encoding
 
 
@@ -173,7 +161,7 @@ def scored_frames(count: int, every: int, rng: np.random.Generator) -> list[int]
     return list(range(int(rng.integers(min(every, count))), count, every))
 
 
-def restore_frames(
+def mode_outputs(
     decoded: Sequence[np.ndarray], restorers: dict[str, Restorer], indices: Sequence[int]
 ) -> dict[str, list[np.ndarray]]:
     """The decoded frames at ``indices`` and each mode's output of them (AR at x1 keeps no state across frames)."""
@@ -209,7 +197,7 @@ class ClipSample:
 def measure_clip(
     clean: Sequence[np.ndarray], encoded: EncodedClip, restorers: dict[str, Restorer], indices: Sequence[int]
 ) -> ClipSample:
-    outputs = restore_frames(encoded.decoded, restorers, indices)
+    outputs = mode_outputs(encoded.decoded, restorers, indices)
     truth = [clean[i] for i in indices]
     psnr_y = {name: mean_psnr(frames, truth) for name, frames in outputs.items()}
     return ClipSample(encoded.codec, encoded.level, encoded.bits_per_pixel(), psnr_y, nr_inputs(encoded.decoded))
@@ -449,7 +437,9 @@ def measure_training_clips(
     total = config.sequences * (config.crf_draws + config.jpeg_draws)
     with tqdm(total=total, desc="calibrate auto mode", unit="clip") as bar:
         for _ in range(config.sequences):
-            clean = stream_sequence(stills, clips, config.frame_side, config.frames, rng, config.clip_probability)
+            clean = clean_sequence(  # a steady pan over a still, or the real clip looped: a stream, not a cut
+                stills, clips, config.frame_side, config.frames, rng, config.clip_probability, pan=stream_pan, loop_clips=True
+            )
             for encoded in encode_variants(clean, draws, rng):
                 indices = scored_frames(len(clean), config.score_every, rng)
                 samples.append(measure_clip(clean, encoded, restorers, indices))

@@ -27,16 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from streamenhance.models import SRNet, describe, load_model, save_model
-from streamenhance.models.complexity import count_params, macs_per_output_pixel
+from streamenhance.models.complexity import macs_per_output_pixel
 from streamenhance.models.spec import ModelSpec
 from streamenhance.models.tiers import SR_ARCH, hyperparameters
 from streamenhance.training import surgery
-from streamenhance.training.images import find_training_set, load_images, resolve_data_root
+from streamenhance.training.images import find_training_set, resolve_data_root
 from streamenhance.training.loop import Batch, LoopConfig, train
-from streamenhance.training.recipes import git_commit, sr_validation
-from streamenhance.training.samplers import SRPatchSampler
+from streamenhance.training.recipes import clean_sr_data, git_commit, load_sr_parent
 
-Validate = Callable[[nn.Module], dict[str, float]]
 SHAPE_KEYS = ("num_feat", "num_rrdb", "num_rdb", "num_dense", "growth")
 
 
@@ -103,13 +101,9 @@ def shape(model: SRNet) -> dict[str, int]:
     return {k: hp[k] for k in SHAPE_KEYS}
 
 
-def _with(keep: surgery.Keep, **changes: Any) -> surgery.Keep:
-    return dataclasses.replace(keep, **changes)
-
-
 def shrink_trunk(model: SRNet, width: int) -> surgery.Keep:
     keep = surgery.keep_all(model)
-    return _with(keep, trunk=surgery.top_channels(surgery.trunk_importance(model), width))
+    return dataclasses.replace(keep, trunk=surgery.top_channels(surgery.trunk_importance(model), width))
 
 
 def shrink_growth(model: SRNet, width: int) -> surgery.Keep:
@@ -124,15 +118,11 @@ def shrink_growth(model: SRNet, width: int) -> surgery.Keep:
         )
         for r, blocks in enumerate(keep.dense)
     )
-    return _with(keep, dense=dense)
+    return dataclasses.replace(keep, dense=dense)
 
 
-def _best_by_ablation(options: list[surgery.Keep], model: SRNet, score: Callable[[nn.Module], float]) -> surgery.Keep:
-    return max(options, key=lambda keep: score(surgery.apply(model, keep)))
-
-
-def _score_with_zeroed(model: SRNet, conv_names: list[str], score: Callable[[nn.Module], float]) -> float:
-    """Score ``model`` with the named convs zeroed.
+def _score_with_zeroed(model: SRNet, conv_name: str, score: Callable[[nn.Module], float]) -> float:
+    """Score ``model`` with the named conv zeroed.
 
     Zeroing a growth conv makes its output lrelu(0) = 0, which is exactly removing its columns downstream;
     zeroing a dense block's fusing conv makes the block x + 0.2 * 0 = x, exactly removing the block. So one
@@ -140,11 +130,10 @@ def _score_with_zeroed(model: SRNet, conv_names: list[str], score: Callable[[nn.
     not be uniform, and surgery needs uniform plans).
     """
     trial = copy.deepcopy(model)
-    modules = dict(trial.named_modules())
+    conv = trial.get_submodule(conv_name)
     with torch.no_grad():
-        for name in conv_names:
-            modules[name].weight.zero_()
-            modules[name].bias.zero_()
+        conv.weight.zero_()
+        conv.bias.zero_()
     return score(trial)
 
 
@@ -156,7 +145,7 @@ def drop_dense_conv(model: SRNet, score: Callable[[nn.Module], float]) -> surger
         kept_blocks = []
         for b, block in enumerate(blocks):
             prefix = f"trunk.{r}.blocks.{b}.convs"
-            drop = max(block.convs, key=lambda j, p=prefix: _score_with_zeroed(model, [f"{p}.{j}"], score))
+            drop = max(block.convs, key=lambda j, p=prefix: _score_with_zeroed(model, f"{p}.{j}", score))
             position = block.convs.index(drop)
             kept_blocks.append(
                 surgery.BlockKeep(
@@ -165,7 +154,7 @@ def drop_dense_conv(model: SRNet, score: Callable[[nn.Module], float]) -> surger
                 )
             )
         dense.append(tuple(kept_blocks))
-    return _with(keep, dense=tuple(dense))
+    return dataclasses.replace(keep, dense=tuple(dense))
 
 
 def drop_dense_block(model: SRNet, score: Callable[[nn.Module], float]) -> surgery.Keep:
@@ -174,10 +163,10 @@ def drop_dense_block(model: SRNet, score: Callable[[nn.Module], float]) -> surge
     blocks, dense = [], []
     for r, indices in enumerate(keep.blocks):
         last = len(model.trunk[r].blocks[0].convs) - 1
-        drop = max(indices, key=lambda b, r=r: _score_with_zeroed(model, [f"trunk.{r}.blocks.{b}.convs.{last}"], score))
+        drop = max(indices, key=lambda b, r=r: _score_with_zeroed(model, f"trunk.{r}.blocks.{b}.convs.{last}", score))
         blocks.append(tuple(b for b in indices if b != drop))
         dense.append(tuple(k for b, k in zip(indices, keep.dense[r], strict=True) if b != drop))
-    return _with(keep, blocks=tuple(blocks), dense=tuple(dense))
+    return dataclasses.replace(keep, blocks=tuple(blocks), dense=tuple(dense))
 
 
 def drop_rrdb(model: SRNet, score: Callable[[nn.Module], float]) -> surgery.Keep:
@@ -186,7 +175,7 @@ def drop_rrdb(model: SRNet, score: Callable[[nn.Module], float]) -> surgery.Keep
 
     def without(r: int) -> surgery.Keep:
         kept = [i for i in keep.rrdbs if i != r]
-        return _with(
+        return dataclasses.replace(
             keep,
             rrdbs=tuple(kept),
             blocks=tuple(keep.blocks[i] for i in kept),
@@ -203,7 +192,7 @@ def candidates(model: SRNet, target: dict[str, int], notch: int, score: Callable
     if now["num_feat"] > target["num_feat"]:
         width = max(target["num_feat"], now["num_feat"] - notch)
         plans.append((f"trunk channels {now['num_feat']} -> {width} (norm)", shrink_trunk(model, width)))
-    if now["growth"] > target["growth"] and now["num_dense"] > 1:
+    if now["growth"] > target["growth"]:
         width = max(target["growth"], now["growth"] - notch)
         plans.append((f"growth channels {now['growth']} -> {width} (norm)", shrink_growth(model, width)))
     if now["num_dense"] > target["num_dense"]:
@@ -249,7 +238,7 @@ def distill_loss(teacher: nn.Module | None, weight: float) -> Callable[[nn.Modul
         lr, hr = batch
         out = model(lr)
         value = F.l1_loss(out, hr)
-        if teacher is not None and weight > 0:
+        if teacher is not None:
             with torch.no_grad():
                 target = teacher(lr)
             value = value + weight * F.l1_loss(out, target)
@@ -274,9 +263,7 @@ class _Run:
 
     def __init__(self, request: PruneRequest) -> None:
         self.request = request
-        parent_spec, parent = load_model(request.parent)
-        if parent_spec.arch != SR_ARCH or not isinstance(parent, SRNet):
-            raise ValueError(f"{request.parent}: pruning needs {SR_ARCH} weights, got {parent_spec.arch}")
+        parent_spec, parent = load_sr_parent(request.parent)
         self.parent_spec, self.parent = parent_spec, parent
         _, target_hp = hyperparameters("sr", request.target_tier, parent_spec.scale)
         self.target = {k: int(target_hp[k]) for k in SHAPE_KEYS}
@@ -285,9 +272,7 @@ class _Run:
             raise ValueError(f"target tier {request.target_tier} is not smaller than the parent in {', '.join(too_big)}")
         self.data_root = resolve_data_root(request.data)
         training_set = find_training_set(self.data_root)
-        min_side = request.patch * parent_spec.scale
-        self.sampler = SRPatchSampler(load_images(training_set.train_stills, min_side), parent_spec.scale)
-        self.validate: Validate = sr_validation(load_images(training_set.holdout_stills, min_side), parent_spec.scale)
+        self.sampler, self.validate = clean_sr_data(training_set, request.patch, parent_spec.scale)
         self.data_note = training_set.summary
         self.report_path = request.run_dir / "prune_report.json"
 
@@ -320,13 +305,14 @@ class _Run:
 
     def record(self, report: PruneReport, index: int, operation: str, model: SRNet, pruned_psnr: float,
                metrics: dict[str, float], steps: int, began: float) -> None:
+        spec = _spec(model, self.parent_spec, self.request.target_tier, {"prune_round": index})
         entry = Round(
-            index=index, operation=operation, hyperparameters=shape(model), params=count_params(model),
-            macs_per_pixel=macs_per_output_pixel(model, "residual"), val_psnr_pruned=round(pruned_psnr, 4),
+            index=index, operation=operation, hyperparameters=shape(model), params=spec.params,
+            macs_per_pixel=spec.macs_per_pixel, val_psnr_pruned=round(pruned_psnr, 4),
             val_psnr=round(metrics["val_psnr_y"], 4), val_gain_over_bicubic=round(metrics["val_gain_over_bicubic"], 4),
             fine_tune_steps=steps, seconds=round(time.perf_counter() - began, 1),
         )
-        save_model(self.round_path(index), model, _spec(model, self.parent_spec, self.request.target_tier, {"prune_round": index}))
+        save_model(self.round_path(index), model, spec)
         report.rounds.append(entry)
         self.save_report(report)
 

@@ -23,10 +23,10 @@ from torch import nn
 
 from streamenhance import native
 from streamenhance.errors import ConfigError
-from streamenhance.metrics import psnr
-from streamenhance.models import ARNet, CatalogEntry, build_model, catalog, choose_ar, describe, load_model, save_model
+from streamenhance.metrics import detail_ratio, psnr
+from streamenhance.models import ARNet, SRNet, build_model, catalog, choose_ar, describe, load_model, save_model
 from streamenhance.models.spec import ModelSpec
-from streamenhance.models.tiers import hyperparameters
+from streamenhance.models.tiers import SR_ARCH, hyperparameters
 from streamenhance.training.images import TrainingSet, find_training_set, load_images, resolve_data_root
 from streamenhance.training.loop import Batch, LoopConfig, LoopResult, train
 from streamenhance.training.losses import MS_SSIM_WEIGHT, SCALES, l1_ms_ssim_loss
@@ -47,6 +47,7 @@ DEEP_SUPERVISION_WEIGHT = 0.5  # total weight of all side losses, split evenly
 SR_STRONG_SEQUENCES = 600  # synthesized clips of the SR strong recipe
 SR_STRONG_HR_SIDE = 160  # HR side of its frames: 80x80 LR at x2 leaves room for 48x48 patches
 HOLDOUT_SEQUENCES = 16  # validation clips synthesized from the held-out stills
+Validate = Callable[[nn.Module], dict[str, float]]
 
 
 @dataclass
@@ -99,7 +100,7 @@ def sr_validation(holdout: list[np.ndarray], scale: int):
         pairs.append((native.resize(hr, (h // scale, w // scale)), hr))
 
     def validate(model: nn.Module) -> dict[str, float]:
-        gains, values = [], []
+        gains, values, details = [], [], []
         with torch.no_grad():
             for lr, hr in pairs:
                 out = _planar_to_uint8(model(to_planar(lr[None])))
@@ -107,9 +108,29 @@ def sr_validation(holdout: list[np.ndarray], scale: int):
                 value = psnr(out, hr, border=scale)
                 values.append(value)
                 gains.append(value - psnr(bicubic, hr, border=scale))
-        return {"val_psnr_y": float(np.mean(values)), "val_gain_over_bicubic": float(np.mean(gains))}
+                details.append(detail_ratio(out, hr, border=scale))
+        return {
+            "val_psnr_y": float(np.mean(values)),
+            "val_gain_over_bicubic": float(np.mean(gains)),
+            "val_detail_ratio": float(np.mean(details)),
+        }
 
     return validate
+
+
+def clean_sr_data(training_set: TrainingSet, patch: int, scale: int) -> tuple[SRPatchSampler, Validate]:
+    """Batches of the published "BI" degradation from the training stills, and validation on the held-out ones."""
+    min_side = patch * scale
+    sampler = SRPatchSampler(load_images(training_set.train_stills, min_side), scale)
+    return sampler, sr_validation(load_images(training_set.holdout_stills, min_side), scale)
+
+
+def load_sr_parent(path: Path) -> tuple[ModelSpec, SRNet]:
+    """Trained ``sr_rrdb`` weights to start from (pruning, the detail stage); ``ValueError`` for anything else."""
+    spec, model = load_model(path)
+    if spec.arch != SR_ARCH or not isinstance(model, SRNet):
+        raise ValueError(f"{path}: expected {SR_ARCH} weights, got {spec.arch}")
+    return spec, model
 
 
 def _sr_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
@@ -118,16 +139,6 @@ def _sr_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- SR on compressed input
-
-
-def frozen_ar_entry(mode: str, tier: str, weights: Path | None = None) -> CatalogEntry:
-    """The AR weights the engine runs before an SR net of ``tier`` in ``mode`` (``choose_ar``), from
-    ``weights`` (default: the engine's weights folder).
-
-    Raises:
-        WeightsError: no AR weights of ``mode`` are installed (train them first).
-    """
-    return choose_ar(catalog(weights), mode, tier)
 
 
 def file_sha256(path: Path) -> str:
@@ -196,22 +207,20 @@ class Recipe:
 
     sample: Callable[[int, int, np.random.Generator], Batch]
     loss: Callable[[nn.Module, Batch], torch.Tensor]
-    validate: Callable[[nn.Module], dict[str, float]]
+    validate: Validate
     data_note: str
     metadata: dict[str, object] = field(default_factory=dict)
 
 
 def _sr_clean_recipe(request: TrainRequest, training_set: TrainingSet) -> Recipe:
-    min_side = request.patch * request.scale
-    sampler = SRPatchSampler(load_images(training_set.train_stills, min_side), request.scale)
-    validate = sr_validation(load_images(training_set.holdout_stills, min_side), request.scale)
+    sampler, validate = clean_sr_data(training_set, request.patch, request.scale)
     data_note = f"MATLAB-bicubic x{request.scale} LR of {training_set.summary}"
     return Recipe(sampler.sample, _sr_loss, validate, data_note, {"loss": "L1"})
 
 
 def _sr_compressed_recipe(request: TrainRequest, training_set: TrainingSet, rng: np.random.Generator) -> Recipe:
     """Compressed LR -> frozen AR of the same mode (precomputed once) -> SR, against the clean HR."""
-    ar_entry = frozen_ar_entry(request.mode, request.tier)
+    ar_entry = choose_ar(catalog(), request.mode, request.tier)  # the AR the engine runs before this SR net
     _, ar_model = load_model(ar_entry.path)
     multiple = ar_entry.spec.size.multiple_of
     side, sequences = SR_STRONG_HR_SIDE, request.sequences or SR_STRONG_SEQUENCES

@@ -91,10 +91,7 @@ def validate_keep(keep: Keep) -> dict[str, int]:
 
 def apply(model: SRNet, keep: Keep) -> SRNet:
     """A new, smaller ``SRNet`` holding the slices of ``model``'s weights that ``keep`` names."""
-    counts = validate_keep(keep)
-    if counts["num_rrdb"] == 0:
-        counts.update(num_rdb=1, num_dense=2, growth=1)
-    pruned = SRNet(scale=model.scale, **counts)
+    pruned = SRNet(scale=model.scale, **validate_keep(keep))
     trunk = torch.tensor(keep.trunk)
     with torch.no_grad():
         _copy(pruned.conv_first, model.conv_first, rows=trunk, cols=None)
