@@ -27,6 +27,7 @@ from streamenhance.metrics import detail_ratio, psnr
 from streamenhance.models import ARNet, SRNet, build_model, catalog, choose_ar, describe, load_model, save_model
 from streamenhance.models.spec import ModelSpec
 from streamenhance.models.tiers import SR_ARCH, hyperparameters
+from streamenhance.training import reparam
 from streamenhance.training.images import TrainingSet, find_training_set, load_images, resolve_data_root
 from streamenhance.training.loop import Batch, LoopConfig, LoopResult, train
 from streamenhance.training.losses import MS_SSIM_WEIGHT, SCALES, l1_ms_ssim_loss
@@ -67,6 +68,7 @@ class TrainRequest:
     sequences: int = 400  # AR and SR strong: synthesized clips (0: the recipe's default)
     threads: int = 0  # 0 = torch default
     ms_ssim_weight: float = MS_SSIM_WEIGHT  # AR: weight of (1 - MS-SSIM) beside L1; 0 = L1 only
+    expand_convs: bool = False  # train every 3x3 conv through linear branches, collapsed before saving
 
 
 def git_commit() -> str:
@@ -286,12 +288,17 @@ def run(request: TrainRequest) -> tuple[ModelSpec, LoopResult]:
     training_set = find_training_set(data_root)
     arch, hp = hyperparameters(request.kind, request.tier, request.scale)
     model = build_model(arch, hp)
+    if request.expand_convs:
+        reparam.expand(model)
     recipe = build_recipe(request, training_set, np.random.default_rng(request.seed))
     config = LoopConfig(steps=request.steps, batch=request.batch, patch=request.patch, lr=request.lr, seed=request.seed)
     name = f"{request.kind} {request.tier} {request.mode}"
     checkpoint = request.run_dir / "checkpoint.safetensors"
     result = train(model, recipe.sample, recipe.loss, recipe.validate, config, checkpoint, name)
     final = result.history[-1] if result.history else {}
+    if request.expand_convs:
+        reparam.collapse(model)
+        recipe.metadata["expanded_convs"] = reparam.DESCRIPTION
     spec = dataclasses.replace(
         describe(model, arch, request.tier, request.mode, hp),
         training={
