@@ -25,7 +25,7 @@ def test_sr_shapes_and_roundtrip(tmp_path: Path, tier: str, scale: int) -> None:
     x = torch.rand(1, 3, 9, 7)
     assert model(x).shape == (1, 3, 9 * scale, 7 * scale)
     spec = describe(model, arch, tier, "mild", hp)
-    save_model(tmp_path / "m.safetensors", model, spec)
+    save_model(str(tmp_path / "m.safetensors"), model, spec)  # a str path works as well as a Path
     loaded_spec, loaded = load_model(tmp_path / "m.safetensors")
     assert loaded_spec == spec
     with torch.no_grad():

@@ -52,8 +52,9 @@ def describe(model: nn.Module, arch: str, tier: str, mode: str, hyperparameters:
     )
 
 
-def save_model(path: Path, model: nn.Module, spec: ModelSpec) -> None:
+def save_model(path: Path | str, model: nn.Module, spec: ModelSpec) -> None:
     """Write fp32 weights and ``spec`` metadata atomically (temp file + rename)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     tmp = path.with_suffix(path.suffix + ".tmp")
