@@ -14,10 +14,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     kinds = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
     sr = kinds.add_parser("sr", help="super-resolution (L1 on MATLAB-bicubic LR/HR patches)")
     _common(sr, steps=20000, batch=16, patch=48, lr=1e-3)
-    sr.add_argument(
-        "--expand-convs", action="store_true",
-        help="train each 3x3 conv as a sum of linear branches (RepVGG/ECBSR-style), merged into the plain net on save",
-    )
     sr.add_argument("--scale", type=int, choices=(2, 4), default=2)
     sr.add_argument(
         "--mode", choices=("mild", "strong"), default="mild",
@@ -50,6 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _common(parser: argparse.ArgumentParser, steps: int, batch: int, patch: int, lr: float) -> None:
     parser.add_argument("--tier", choices=TIERS, required=True)
     parser.add_argument("--steps", type=positive_int, default=steps, help=f"optimisation steps (default {steps})")
+    parser.add_argument(
+        "--expand-convs", action="store_true",
+        help="train each 3x3 conv as a sum of linear branches (RepVGG/ECBSR-style), merged into the plain net on save",
+    )
     _loop_options(parser, batch, patch, lr)
     parser.set_defaults(func=run)
 
@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         kind=args.kind, tier=args.tier, mode=args.mode, scale=args.scale, steps=args.steps, batch=args.batch,
         patch=args.patch, lr=args.lr, data=args.data, out=args.out or Path("runs") / f"{name}.safetensors",
         run_dir=args.run_dir or Path("runs") / name, seed=args.seed, sequences=getattr(args, "sequences", 0),
-        threads=args.threads, expand_convs=getattr(args, "expand_convs", False),
+        threads=args.threads, expand_convs=args.expand_convs,
     )
     if getattr(args, "ms_ssim_weight", None) is not None:
         request.ms_ssim_weight = args.ms_ssim_weight
