@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from streamenhance.engine import modes as engine_modes
 from streamenhance.engine.modes import HYSTERESIS_VOTES, REESTIMATE_EVERY, STRONG_BELOW_BPP, AutoMode, bits_per_pixel
 from streamenhance.io import encode_h264, read_frames
 
@@ -57,3 +58,15 @@ def test_switches_only_after_consistent_votes() -> None:
     # votes are taken every REESTIMATE_EVERY frames; HYSTERESIS_VOTES agreeing votes switch the mode
     assert first_strong >= REESTIMATE_EVERY * (HYSTERESIS_VOTES - 1)
     assert set(modes[first_strong:]) == {"strong"}
+
+
+def test_first_estimate_uses_its_own_bias(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stream's first estimate (its I-frame) has a bias of its own; later estimates use the steady rule's."""
+    monkeypatch.setattr(engine_modes, "NR_FIRST_BIAS", 100.0)  # a first estimate that always wants strong
+    auto = AutoMode(("mild", "strong"))
+    clean = decoded_at_crf(16)
+    assert auto.decide(clean, 0, 30).mode == "strong"
+    later = [auto.decide(clean, 0, 30).mode for _ in range(REESTIMATE_EVERY * (HYSTERESIS_VOTES + 1))]
+    assert later[-1] == "mild"  # the steady rule's votes switch it back
+    # constants given to AutoMode (evaluation scoring other constants) are used as they are, first estimate included
+    assert AutoMode(("mild", "strong"), nr_coefficients=engine_modes.NR_COEFFICIENTS).decide(clean, 0, 30).mode == "mild"

@@ -183,9 +183,10 @@ def test_no_reference_rule_is_the_engines_auto_mode(monkeypatch: pytest.MonkeyPa
     frames = moving_frames(4, 64, 64)
     first = modes.AutoMode(("mild", "strong")).decide(frames[0], 0.0, 25.0).mode
     assert no_reference_choice(frames, 25.0) == first  # a clip this short keeps the first estimate
-    monkeypatch.setattr(modes, "NR_COEFFICIENTS", (50.0, 0.0, 0.0))
+    monkeypatch.setattr(modes, "NR_COEFFICIENTS", (0.0, 0.0, 0.0))
+    monkeypatch.setattr(modes, "NR_FIRST_BIAS", 50.0)  # the first estimate's bias: a stream's start
     assert no_reference_choice(frames, 25.0) == "strong"
-    monkeypatch.setattr(modes, "NR_COEFFICIENTS", (-50.0, 0.0, 0.0))
+    monkeypatch.setattr(modes, "NR_FIRST_BIAS", -50.0)
     assert no_reference_choice(frames, 25.0) == "mild"
     assert no_reference_choice(frames, 25.0, (50.0, 0.0, 0.0)) == "strong"  # other constants, same path
 
@@ -193,7 +194,9 @@ def test_no_reference_rule_is_the_engines_auto_mode(monkeypatch: pytest.MonkeyPa
 def test_steady_rule_is_the_majority_of_the_engines_per_frame_estimates() -> None:
     frames = moving_frames(4, 64, 64)
     features = [no_reference_features(f) for f in frames]
-    per_frame = [modes.AutoMode(("mild", "strong")).decide(f, 0.0, 25.0).mode == "strong" for f in frames]
+    steady = modes.NR_COEFFICIENTS  # every estimate after a stream's first
+    per_frame = [modes.AutoMode(("mild", "strong"), nr_coefficients=steady).decide(f, 0.0, 25.0).mode == "strong"
+                 for f in frames]
     assert steady_strong_share(features) == pytest.approx(np.mean(per_frame))
     coefficients = PREVIOUS.nr_coefficients
     with_previous = [modes.AutoMode(("mild", "strong"), nr_coefficients=coefficients).decide(f, 0.0, 25.0).mode

@@ -19,7 +19,9 @@ from streamenhance.training.auto_mode import (
     FrameSamples,
     calibrate,
     encode_h264_clip,
+    first_estimate_score,
     fit_bpp_threshold,
+    fit_first_bias,
     fit_logistic,
     fit_nr_rule,
     fit_threshold,
@@ -191,6 +193,24 @@ def test_nr_rule_coefficients_are_the_engines_bias_block_hf() -> None:
     assert strong_probability((2.0, 0.3), w) >= 0.5 > strong_probability((1.0, 0.8), w)
 
 
+def test_first_estimate_gets_its_own_bias_for_the_cleaner_i_frame() -> None:
+    """Where strong wins the P-frames are blocky (2.0) but the I-frame only a little (1.3); where mild wins the
+    P-frames are at 1.5 and the I-frame clean (1.0). The steady cut must sit between 1.5 and 2.0 and so calls the
+    first kind's I-frames mild; the first estimate's own bias tells the I-frames apart."""
+    rng = np.random.default_rng(2)
+
+    def clip(first: float, later: float, mild: float, strong: float) -> ClipSample:
+        frames = [(first + rng.normal(0, 0.02), 0.0)] + [(later + rng.normal(0, 0.02), 0.0) for _ in range(5)]
+        return clip_sample(0.1, mild, strong, frames)
+
+    samples = [clip(1.3, 2.0, 30.0, 30.5) for _ in range(20)] + [clip(1.0, 1.5, 31.0, 30.0) for _ in range(20)]
+    w = fit_nr_rule(FrameSamples.of(samples), VOTES)
+    assert first_estimate_score(samples, w, w[0]).db_lost == pytest.approx(0.25)  # 20 x 0.5 dB over 40
+    bias = fit_first_bias(samples, w)
+    assert first_estimate_score(samples, w, bias).db_lost == 0.0
+    assert bias > w[0]  # leans strong on the first estimate
+
+
 # ------------------------------------------------------------------------------------------- calibrate
 
 
@@ -219,13 +239,14 @@ def test_calibrate_uses_training_stills_only(tmp_path: Path) -> None:
 
     config = CalibrationConfig(sequences=3, frames=12, keyint=6, crf_draws=2, jpeg_draws=1, score_every=4,
                                frame_side=64)
-    fit = calibrate(tmp_path, {"mild": mild, "strong": strong}, config, shipped=(0.2, (-5.0, 5.0, -4.0)))
+    fit = calibrate(tmp_path, {"mild": mild, "strong": strong}, config, shipped=(0.2, (-5.0, 5.0, -4.0), -4.0))
     assert (fit.h264_clips, fit.jpeg_clips, fit.frames) == (6, 3, 6 * 12)  # the NR fit sees the H.264 frames
     assert len(seen) == 9 * 3 and max(seen) < 50  # 3 scored frames per clip, none of them red
     assert fit.bpp_score.db_lost == 0.0 and fit.nr_score.db_lost == 0.0  # mild always wins and is always chosen
     assert fit.strong_below_bpp < 0.0  # below every clip's bits per pixel: strong never
     assert any("shipped" in name for name in fit.compared)
     assert fit.report_lines()[1].startswith("STRONG_BELOW_BPP = ")
+    assert fit.report_lines()[3].startswith("NR_FIRST_BIAS = ") and fit.first_score.db_lost == 0.0
 
 
 def test_nr_rule_keeps_the_signs_compression_gives() -> None:

@@ -31,6 +31,10 @@ STRONG_BELOW_BPP = 0.0226
 # constants 0.099), accuracy 0.753. Only p(strong) >= 0.5 decides; the scale is a cost-weighted logistic's.
 # Per-frame JPEG (not fitted on) fares worse than with the previous constants: 0.218 dB lost against 0.159.
 NR_COEFFICIENTS = (-16.9232, 15.7244, -4.8602)
+# The bias of a stream's first estimate (same weights): it lands on the stream's I-frame, cleaner than the P/B-frames
+# the steady rule mostly sees, and no hysteresis corrects it for 3 estimates. Fitted on each training clip's first
+# frame on dB lost when that estimate alone decides.
+NR_FIRST_BIAS = -16.9232
 REESTIMATE_EVERY = 30  # frames between no-reference estimates
 HYSTERESIS_VOTES = 3  # consecutive estimates needed to switch
 
@@ -80,9 +84,15 @@ class AutoMode:
         assert self.decision is not None
         return self.decision
 
+    def _coefficients(self) -> tuple[float, float, float]:
+        """The fitted rule, its first estimate with its own bias; an override (evaluation) is used as given."""
+        if self.nr_coefficients is not None:
+            return self.nr_coefficients
+        return (NR_FIRST_BIAS, *NR_COEFFICIENTS[1:]) if self.decision is None else NR_COEFFICIENTS
+
     def _estimate(self, frame: np.ndarray) -> None:
         features = no_reference_features(frame)
-        p_strong = strong_probability(features, self.nr_coefficients)
+        p_strong = strong_probability(features, self._coefficients())
         wanted = "strong" if p_strong >= 0.5 else "mild"
         reason = f"no-reference: blockiness {features[0]:.2f}, high-frequency {features[1]:.2f}, p(strong) {p_strong:.2f}"
         if self.decision is None:

@@ -429,7 +429,7 @@ def suggestions(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         return {}
     rules: dict[str, tuple[Callable[..., Samples], float]] = {
         "strong_below_bpp": (bpp_samples, engine_modes.STRONG_BELOW_BPP),
-        "nr_bias_first_frame": (lambda rs: nr_samples(rs, slice(0, 1)), engine_modes.NR_COEFFICIENTS[0]),
+        "nr_bias_first_frame": (lambda rs: nr_samples(rs, slice(0, 1)), engine_modes.NR_FIRST_BIAS),
         "nr_bias_later_frames": (lambda rs: nr_samples(rs, slice(1, None)), engine_modes.NR_COEFFICIENTS[0]),
     }
     out: dict[str, Any] = {
@@ -541,6 +541,7 @@ def run_auto_validation(
         "engine": {
             "strong_below_bpp": engine_modes.STRONG_BELOW_BPP,
             "nr_coefficients": list(engine_modes.NR_COEFFICIENTS),
+            "nr_first_bias": engine_modes.NR_FIRST_BIAS,
             "reestimate_every": engine_modes.REESTIMATE_EVERY,
             "hysteresis_votes": engine_modes.HYSTERESIS_VOTES,
         },
@@ -720,7 +721,8 @@ def auto_markdown(result: dict[str, Any]) -> list[str]:
         f"({config['pans_per_still']} pans each, seed {config['seed']}), keyframe every {config['keyint']} frames, "
         f"AR on 1 frame in {config['score_every']}; weights: mild = {models['mild']}, strong = {models['strong']}. "
         f"Engine: strong below {engine['strong_below_bpp']} bits/pixel; no-reference "
-        f"{tuple(engine['nr_coefficients'])}, every {engine['reestimate_every']} frames, "
+        f"{tuple(engine['nr_coefficients'])} (first estimate: bias {engine.get('nr_first_bias')}), every "
+        f"{engine['reestimate_every']} frames, "
         f"{engine['hysteresis_votes']} votes to switch. Previous: strong below {previous['strong_below_bpp']}; "
         f"no-reference {tuple(previous['nr_coefficients'])}. Steady stream: the majority of the per-frame estimates "
         "(an estimate can land on any frame, an I-frame at its natural share); stream start: AutoMode fed the clip "

@@ -358,6 +358,26 @@ def fit_nr_rule(frames: FrameSamples, votes: int, angles: int = 360, cuts: int =
     return _raw_units(best * np.linalg.norm(standardised[1:]), mean, std)
 
 
+def first_estimate_values(samples: Sequence[ClipSample], w: Sequence[float]) -> np.ndarray:
+    """(clips,): w_block x blockiness + w_hf x log hf share of each clip's first frame (its I-frame)."""
+    return np.array([float(s.features[0] @ np.asarray(w[1:])) for s in samples])
+
+
+def fit_first_bias(samples: Sequence[ClipSample], w: Sequence[float]) -> float:
+    """The bias of a stream's first estimate: with the steady rule's weights, the one losing the fewest dB when the
+    first frame (an I-frame, before any hysteresis can help) alone decides each clip's mode.
+
+    An I-frame is cleaner than the P/B-frames the steady rule mostly sees, so the same cut calls it mild too often.
+    """
+    values = first_estimate_values(samples, w)
+    cut, _ = least_loss_cut(-values, *_losses(samples))  # strong where -value < cut, i.e. cut + value > 0
+    return cut
+
+
+def first_estimate_score(samples: Sequence[ClipSample], w: Sequence[float], bias: float) -> RuleScore:
+    return _score(samples, (bias + first_estimate_values(samples, w) >= 0).astype(np.float64))
+
+
 def fit_cost_weighted_logistic(frames: FrameSamples) -> np.ndarray:
     """Logistic regression on the oracle's label, each frame weighted by the dB a wrong choice would lose."""
     at_risk = np.abs(frames.loss_mild - frames.loss_strong)[frames.clip_of] + 1e-12
@@ -403,8 +423,10 @@ class RuleScore:
 class AutoModeFit:
     strong_below_bpp: float
     coefficients: tuple[float, float, float]
+    first_bias: float  # of the stream's first estimate, with the same weights
     bpp_score: RuleScore
     nr_score: RuleScore
+    first_score: RuleScore
     compared: dict[str, RuleScore]  # other rules on the same clips: baselines, accuracy-fitted, shipped constants
     h264_clips: int
     jpeg_clips: int
@@ -420,6 +442,8 @@ class AutoModeFit:
             f"dB lost {self.bpp_score.db_lost:.3f}",
             f"NR_COEFFICIENTS = ({w[0]:.4f}, {w[1]:.4f}, {w[2]:.4f})   # H.264 clips, steady stream: accuracy "
             f"{self.nr_score.accuracy:.3f}, dB lost {self.nr_score.db_lost:.3f}",
+            f"NR_FIRST_BIAS = {self.first_bias:.4f}   # H.264 clips, first estimate (I-frame): accuracy "
+            f"{self.first_score.accuracy:.3f}, dB lost {self.first_score.db_lost:.3f}",
             "same clips, other rules (accuracy / dB lost):",
         ]
         return lines + [f"  {name}: {s.accuracy:.3f} / {s.db_lost:.3f}" for name, s in self.compared.items()]
@@ -473,18 +497,20 @@ def _score(samples: Sequence[ClipSample], time_strong: np.ndarray) -> RuleScore:
 def fit_auto_mode(
     samples: Sequence[ClipSample],
     votes: int,
-    shipped: tuple[float, Sequence[float]] | None = None,
+    shipped: tuple[float, Sequence[float], float] | None = None,
     seconds: float = 0.0,
 ) -> AutoModeFit:
     """Both rules fitted on the H.264 clips (a live stream is H.264) on dB lost, the no-reference one in a steady
-    stream with ``votes``-estimate hysteresis; scored beside the baselines, rules fitted the previous way (accuracy,
-    likelihood) and (``shipped``: threshold, coefficients) the engine's current constants, on the same clips, and
+    stream with ``votes``-estimate hysteresis, and the bias of a stream's first estimate; scored beside the baselines, rules fitted the previous way (accuracy,
+    likelihood) and (``shipped``: threshold, coefficients, first bias) the engine's current constants, on the same
+    clips, and
     on the per-frame JPEG clips, which are measured but not fitted on."""
     h264 = [s for s in samples if s.codec == "h264"]
     jpeg = [s for s in samples if s.codec == "jpeg"]
     threshold = fit_bpp_threshold(h264)
     frames = FrameSamples.of(h264)
     w = fit_nr_rule(frames, votes)
+    first_bias = fit_first_bias(h264, w)
     loss_strong, loss_mild = _losses(h264)
     by_accuracy, _ = fit_threshold(np.array([s.bpp for s in h264]), loss_mild > loss_strong)
     by_likelihood = fit_logistic(frames.x, frames.strong_wins)
@@ -497,10 +523,12 @@ def fit_auto_mode(
             h264, fit_cost_weighted_logistic(frames), votes
         ),
         "H.264, no-reference logistic on the oracle label": nr_score(h264, by_likelihood, votes),
+        "H.264, first estimate with the steady bias": first_estimate_score(h264, w, w[0]),
     }
     if shipped is not None:
         compared[f"H.264, bpp threshold shipped ({shipped[0]})"] = bpp_score(h264, shipped[0])
         compared[f"H.264, no-reference shipped {tuple(shipped[1])}"] = nr_score(h264, shipped[1], votes)
+        compared["H.264, first estimate shipped"] = first_estimate_score(h264, shipped[1], shipped[2])
     if jpeg:
         compared["JPEG (not fitted on), always mild"] = _score(jpeg, np.zeros(len(jpeg)))
         compared["JPEG (not fitted on), no-reference fitted"] = nr_score(jpeg, w, votes)
@@ -509,8 +537,10 @@ def fit_auto_mode(
     return AutoModeFit(
         strong_below_bpp=threshold,
         coefficients=(float(w[0]), float(w[1]), float(w[2])),
+        first_bias=first_bias,
         bpp_score=bpp_score(h264, threshold),
         nr_score=nr_score(h264, w, votes),
+        first_score=first_estimate_score(h264, w, first_bias),
         compared=compared,
         h264_clips=len(h264),
         jpeg_clips=len(jpeg),
@@ -523,11 +553,11 @@ def calibrate(
     data: Path | None,
     restorers: dict[str, Restorer],
     config: CalibrationConfig = CalibrationConfig(),
-    shipped: tuple[float, Sequence[float]] | None = None,
+    shipped: tuple[float, Sequence[float], float] | None = None,
 ) -> AutoModeFit:
     """Synthesize stream-like clips from the training stills and clip (never the held-out stills), run the
     engine's modes on them (``restorers``: mild and strong at x1) and fit both rules against the oracle;
-    ``shipped`` (threshold, coefficients) is scored on the same clips for comparison.
+    ``shipped`` (threshold, coefficients, first bias) is scored on the same clips for comparison.
 
     Raises:
         ConfigError: no training data, or no training still large enough for the frame.
