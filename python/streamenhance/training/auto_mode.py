@@ -367,7 +367,8 @@ def fit_first_bias(samples: Sequence[ClipSample], w: Sequence[float]) -> float:
     """The bias of a stream's first estimate: with the steady rule's weights, the one losing the fewest dB when the
     first frame (an I-frame, before any hysteresis can help) alone decides each clip's mode.
 
-    An I-frame is cleaner than the P/B-frames the steady rule mostly sees, so the same cut calls it mild too often.
+    An I-frame is coded alone and its features differ from those of the P/B-frames the steady rule mostly sees (on
+    the training clips the steady cut called I-frames strong too often), so the same cut misjudges it.
     """
     values = first_estimate_values(samples, w)
     cut, _ = least_loss_cut(-values, *_losses(samples))  # strong where -value < cut, i.e. cut + value > 0
