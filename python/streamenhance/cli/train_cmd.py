@@ -94,7 +94,8 @@ def run_calibration(args: argparse.Namespace) -> int:
     config = CalibrationConfig(sequences=args.sequences, frames=args.frames, keyint=args.keyint, seed=args.seed,
                                hysteresis_votes=modes.HYSTERESIS_VOTES)
     restorers, _ = engine_restorers()
-    fit = calibrate(args.data, restorers, config, shipped=(modes.STRONG_BELOW_BPP, modes.NR_COEFFICIENTS, modes.NR_FIRST_BIAS))
+    shipped = (modes.STRONG_BELOW_BPP, modes.NR_COEFFICIENTS, modes.NR_FIRST_BIAS)
+    fit = calibrate(args.data, restorers, config, shipped=shipped)
     print("\n".join(fit.report_lines()))
     return 0
 

@@ -502,10 +502,10 @@ def fit_auto_mode(
     seconds: float = 0.0,
 ) -> AutoModeFit:
     """Both rules fitted on the H.264 clips (a live stream is H.264) on dB lost, the no-reference one in a steady
-    stream with ``votes``-estimate hysteresis, and the bias of a stream's first estimate; scored beside the baselines, rules fitted the previous way (accuracy,
-    likelihood) and (``shipped``: threshold, coefficients, first bias) the engine's current constants, on the same
-    clips, and
-    on the per-frame JPEG clips, which are measured but not fitted on."""
+    stream with ``votes``-estimate hysteresis, then the bias of a stream's first estimate; scored beside the
+    baselines, rules fitted the previous way (accuracy, likelihood) and (``shipped``: threshold, coefficients, first
+    bias) the engine's current constants, on the same clips, and on the per-frame JPEG clips, which are measured but
+    not fitted on."""
     h264 = [s for s in samples if s.codec == "h264"]
     jpeg = [s for s in samples if s.codec == "jpeg"]
     threshold = fit_bpp_threshold(h264)

@@ -4,7 +4,7 @@ A tiny network's quality is limited by how well it trains as much as by its size
 ACNet and ECBSR's edge-oriented block, each 3x3 kernel is trained as the sum of linear branches:
 
 * a plain 3x3 kernel,
-* a 1x1 expansion to ``expand x out`` channels followed by a 3x3 kernel (their product),
+* a 1x1 expansion to ``EXPANSION`` x out channels followed by a 3x3 kernel (their product),
 * a 1x1 kernel (placed at the centre tap),
 * 1x1 kernels scaled per output channel by fixed Sobel-x, Sobel-y and Laplacian masks.
 
@@ -16,6 +16,8 @@ never see the branches.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -81,7 +83,8 @@ def _is_plain_3x3(module: nn.Module) -> bool:
     )
 
 
-def _replace(module: nn.Module, swap) -> None:
+def _replace(module: nn.Module, swap: Callable[[nn.Module], nn.Module | None]) -> None:
+    """Depth-first: each child ``swap`` returns a module for is replaced by it, the others are searched."""
     for name, child in module.named_children():
         replacement = swap(child)
         if replacement is not None:
