@@ -121,6 +121,28 @@ def test_demo_writes_every_output(tmp_path: Path, weights: Path) -> None:
     assert probe(out / "enhanced.mp4").width == 1280
 
 
+def test_demo_with_a_network_has_no_preview(tmp_path: Path, weights: Path) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out-dir", str(out), "--frames", "2", "--tier", "tiny", "--device", "cpu"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["engine"]["tier"] == "tiny" and report["preview"] is None
+    assert not (out / "preview.mp4").exists() and "Preview" not in (out / "report.md").read_text()
+
+
+def test_demo_previews_a_network_when_the_live_run_has_none(tmp_path: Path, weights: Path, capsys) -> None:
+    from streamenhance.demo.job import DemoConfig, run_demo
+
+    out = tmp_path / "demo"
+    report = run_demo(DemoConfig(out_dir=out, frames=3, tier="bicubic", device="cpu"))  # as a slow device ends up
+    assert report["engine"]["tier"] == "bicubic" and report["engine"]["models"] == []
+    preview = report["preview"]
+    assert preview["tier"] == "tiny" and "sr_tiny_x2_mild" in preview["models"] and preview["fps"] > 0
+    # identity weights: the preview is bicubic of the AR-identity input, like the live run
+    assert preview["psnr_y"] == pytest.approx(report["quality"]["bicubic"]["psnr_y"], abs=0.01)
+    assert probe(out / "preview.mp4").width == 1280 and "preview.mp4" in report["files"]
+    assert "Preview: the live run used no network" in (out / "report.md").read_text()
+
+
 def test_info_ladder(capsys) -> None:
     assert main(["info", "--ladder"]) == 0
     table = capsys.readouterr().out

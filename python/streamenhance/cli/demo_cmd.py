@@ -35,4 +35,9 @@ def run(args: argparse.Namespace) -> int:
         f"demo: bicubic {q['bicubic']['psnr_y']:.2f} dB, streamenhance {q['enhanced']['psnr_y']:.2f} dB "
         f"({q['gain_db']:+.2f} dB), {s['fps']} fps {s['input']} -> {s['output']}; wrote {args.out_dir}/"
     )
+    if (preview := report["preview"]) is not None:
+        print(
+            f"demo: the live run used no network on this device; preview with tier {preview['tier']}: "
+            f"{preview['psnr_y']:.2f} dB ({preview['gain_db']:+.2f} dB) at {preview['fps']} fps -> preview.mp4"
+        )
     return 0
