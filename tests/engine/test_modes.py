@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from streamenhance.engine import modes as engine_modes
-from streamenhance.engine.modes import HYSTERESIS_VOTES, REESTIMATE_EVERY, STRONG_BELOW_BPP, AutoMode, bits_per_pixel
+from streamenhance.engine.modes import (
+    HYSTERESIS_VOTES,
+    REESTIMATE_EVERY,
+    STRONG_BELOW_BPP,
+    AutoMode,
+    AutoModeRule,
+    bits_per_pixel,
+)
 from streamenhance.io import encode_h264, read_frames
 
 
@@ -68,5 +77,9 @@ def test_first_estimate_uses_its_own_bias(monkeypatch: pytest.MonkeyPatch) -> No
     assert auto.decide(clean, 0, 30).mode == "strong"
     later = [auto.decide(clean, 0, 30).mode for _ in range(REESTIMATE_EVERY * (HYSTERESIS_VOTES + 1))]
     assert later[-1] == "mild"  # the steady rule's votes switch it back
-    # constants given to AutoMode (evaluation scoring other constants) are used as they are, first estimate included
-    assert AutoMode(("mild", "strong"), nr_coefficients=engine_modes.NR_COEFFICIENTS).decide(clean, 0, 30).mode == "mild"
+    # a rule given to AutoMode (evaluation scoring other constants) is used instead of the fitted one
+    given = AutoModeRule(engine_modes.STRONG_BELOW_BPP, engine_modes.NR_COEFFICIENTS, -100.0)
+    assert AutoMode(("mild", "strong"), rule=given).decide(clean, 0, 30).mode == "mild"
+    assert AutoMode(("mild", "strong"), rule=given).decide(clean, 10_000, 30).mode == "mild"
+    always_strong = replace(given, strong_below_bpp=100.0)
+    assert AutoMode(("mild", "strong"), rule=always_strong).decide(clean, 10_000, 30).mode == "strong"

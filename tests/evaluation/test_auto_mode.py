@@ -176,7 +176,8 @@ def test_bitrate_rule_is_the_engines_threshold(monkeypatch: pytest.MonkeyPatch) 
     assert bitrate_choice(frame, kbps(threshold * 1.01), fps) == "mild"
     monkeypatch.setattr(modes, "STRONG_BELOW_BPP", threshold * 0.5)  # the engine's constant, not a copy
     assert bitrate_choice(frame, kbps(threshold * 0.99), fps) == "mild"
-    assert bitrate_choice(frame, kbps(threshold * 0.99), fps, threshold) == "strong"  # other constants, same path
+    shipped = modes.AutoModeRule(threshold, modes.NR_COEFFICIENTS, modes.NR_FIRST_BIAS)
+    assert bitrate_choice(frame, kbps(threshold * 0.99), fps, shipped) == "strong"  # other constants, same path
 
 
 def test_no_reference_rule_is_the_engines_auto_mode(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,20 +189,20 @@ def test_no_reference_rule_is_the_engines_auto_mode(monkeypatch: pytest.MonkeyPa
     assert no_reference_choice(frames, 25.0) == "strong"
     monkeypatch.setattr(modes, "NR_FIRST_BIAS", -50.0)
     assert no_reference_choice(frames, 25.0) == "mild"
-    assert no_reference_choice(frames, 25.0, (50.0, 0.0, 0.0)) == "strong"  # other constants, same path
+    other = modes.AutoModeRule(modes.STRONG_BELOW_BPP, (0.0, 0.0, 0.0), 50.0)
+    assert no_reference_choice(frames, 25.0, other) == "strong"  # other constants, same path
 
 
 def test_steady_rule_is_the_majority_of_the_engines_per_frame_estimates() -> None:
     frames = moving_frames(4, 64, 64)
     features = [no_reference_features(f) for f in frames]
     steady = modes.NR_COEFFICIENTS  # every estimate after a stream's first
-    per_frame = [modes.AutoMode(("mild", "strong"), nr_coefficients=steady).decide(f, 0.0, 25.0).mode == "strong"
-                 for f in frames]
+    rule = modes.AutoModeRule(modes.STRONG_BELOW_BPP, steady, steady[0])  # a fresh stream: its first estimate
+    per_frame = [modes.AutoMode(("mild", "strong"), rule=rule).decide(f, 0.0, 25.0).mode == "strong" for f in frames]
     assert steady_strong_share(features) == pytest.approx(np.mean(per_frame))
-    coefficients = PREVIOUS.nr_coefficients
-    with_previous = [modes.AutoMode(("mild", "strong"), nr_coefficients=coefficients).decide(f, 0.0, 25.0).mode
-                     == "strong" for f in frames]
-    assert steady_strong_share(features, coefficients) == pytest.approx(np.mean(with_previous))
+    with_previous = [modes.AutoMode(("mild", "strong"), rule=PREVIOUS).decide(f, 0.0, 25.0).mode == "strong"
+                     for f in frames]
+    assert steady_strong_share(features, PREVIOUS.nr_coefficients) == pytest.approx(np.mean(with_previous))
     assert (steady_choice(0.75), steady_choice(0.5), steady_choice(0.25)) == ("strong", "mild", "mild")
 
 

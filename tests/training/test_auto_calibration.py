@@ -11,7 +11,7 @@ import pytest
 
 from streamenhance.engine import modes
 from streamenhance.engine.modes import HYSTERESIS_VOTES as VOTES
-from streamenhance.engine.modes import AutoMode, strong_probability
+from streamenhance.engine.modes import AutoMode, AutoModeRule, strong_probability
 from streamenhance.io import VideoWriter, write_image
 from streamenhance.training.auto_mode import (
     CalibrationConfig,
@@ -120,7 +120,7 @@ def test_time_in_strong_is_what_the_engines_auto_mode_does(monkeypatch: pytest.M
     wants_strong = iter(rng.random(20000) < 0.6)
     monkeypatch.setattr(modes, "REESTIMATE_EVERY", 1)
     monkeypatch.setattr(modes, "no_reference_features", lambda frame: (float(next(wants_strong)), 1.0))
-    auto = AutoMode(("mild", "strong"), nr_coefficients=(-1.0, 2.0, 0.0))  # strong on feature 1, mild on 0
+    auto = AutoMode(("mild", "strong"), rule=AutoModeRule(0.0, (-1.0, 2.0, 0.0), -1.0))  # strong on feature 1
     frame = np.zeros((16, 16, 3), np.uint8)
     applied = [auto.decide(frame, 0.0, 30.0).mode for _ in range(20000)]
     assert np.mean([mode == "strong" for mode in applied]) == pytest.approx(

@@ -40,6 +40,20 @@ REESTIMATE_EVERY = 30  # frames between no-reference estimates
 HYSTERESIS_VOTES = 3  # consecutive estimates needed to switch
 
 
+@dataclass(frozen=True)
+class AutoModeRule:
+    """The constants auto mode decides with: the bitrate threshold and the no-reference rule."""
+
+    strong_below_bpp: float
+    nr_coefficients: tuple[float, float, float]  # (bias, blockiness, log high-frequency share): steady estimates
+    nr_first_bias: float  # the bias of a stream's first estimate (same weights)
+
+
+def fitted_rule() -> AutoModeRule:
+    """The fitted constants above, read when called."""
+    return AutoModeRule(STRONG_BELOW_BPP, NR_COEFFICIENTS, NR_FIRST_BIAS)
+
+
 def bits_per_pixel(bitrate_kbps: float, fps: float, width: int, height: int) -> float:
     return bitrate_kbps * 1000.0 / (max(fps, 1e-6) * width * height)
 
@@ -66,16 +80,14 @@ class AutoMode:
     available: tuple[str, ...]  # AR modes with weights, e.g. ("mild", "strong")
     decision: ModeDecision | None = None
     frames: int = 0
-    # None: the fitted module constants, read at each decision; set to score other constants on the same path
-    strong_below_bpp: float | None = None
-    nr_coefficients: tuple[float, float, float] | None = None
+    rule: AutoModeRule | None = None  # None: the fitted constants; evaluation scores other ones on the same path
     _votes: list[str] = field(default_factory=list)
 
     def decide(self, frame: np.ndarray, bitrate_kbps: float, fps: float) -> ModeDecision:
         height, width = frame.shape[:2]
         if bitrate_kbps > 0:
             bpp = bits_per_pixel(bitrate_kbps, fps, width, height)
-            threshold = STRONG_BELOW_BPP if self.strong_below_bpp is None else self.strong_below_bpp
+            threshold = self._rule().strong_below_bpp
             wanted = "strong" if bpp < threshold else "mild"
             self.decision = self._available(wanted, f"bitrate {bpp:.3f} bits/pixel (strong below {threshold})")
             return self.decision
@@ -85,11 +97,13 @@ class AutoMode:
         assert self.decision is not None
         return self.decision
 
+    def _rule(self) -> AutoModeRule:
+        return self.rule or fitted_rule()
+
     def _coefficients(self) -> tuple[float, float, float]:
-        """The fitted rule, its first estimate with its own bias; an override (evaluation) is used as given."""
-        if self.nr_coefficients is not None:
-            return self.nr_coefficients
-        return (NR_FIRST_BIAS, *NR_COEFFICIENTS[1:]) if self.decision is None else NR_COEFFICIENTS
+        """The no-reference rule's coefficients; a stream's first estimate has a bias of its own."""
+        rule = self._rule()
+        return (rule.nr_first_bias, *rule.nr_coefficients[1:]) if self.decision is None else rule.nr_coefficients
 
     def _estimate(self, frame: np.ndarray) -> None:
         features = no_reference_features(frame)

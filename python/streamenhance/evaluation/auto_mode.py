@@ -34,7 +34,7 @@ from tqdm import tqdm
 
 from streamenhance.engine import Enhancer
 from streamenhance.engine import modes as engine_modes
-from streamenhance.engine.modes import AutoMode, strong_probability
+from streamenhance.engine.modes import AutoMode, AutoModeRule, strong_probability
 from streamenhance.errors import ConfigError, WeightsError
 from streamenhance.evaluation.video import PRESET
 from streamenhance.metrics import no_reference_features
@@ -67,14 +67,9 @@ CRF_BANDS: tuple[tuple[int, int], ...] = ((18, 24), (25, 30), (31, 37), (38, 44)
 JPEG_BANDS: tuple[tuple[int, int], ...] = ((8, 44), (45, 90))
 
 
-@dataclass(frozen=True)
-class RuleConstants:
-    strong_below_bpp: float
-    nr_coefficients: tuple[float, float, float]
-
-
-# Shipped before the stream-like calibration: fitted on 4-frame clips against the CRF range, MP4 file bytes.
-PREVIOUS = RuleConstants(0.2021, (-5.8857, 5.5529, -4.1542))
+# Shipped before the stream-like calibration: fitted on 4-frame clips against the CRF range, MP4 file bytes; the
+# first estimate had no bias of its own.
+PREVIOUS = AutoModeRule(0.2021, (-5.8857, 5.5529, -4.1542), -5.8857)
 
 RULES = (
     "bitrate", "bitrate_previous", "no_reference", "no_reference_previous", "no_reference_start",
@@ -164,21 +159,19 @@ def band_order() -> list[str]:
 # ------------------------------------------------------------------------------------ engine rules
 
 
-def bitrate_choice(frame: np.ndarray, kbps: float, fps: float, threshold: float | None = None) -> str:
-    """The engine's bitrate rule: ``AutoMode.decide`` with the hint (``threshold``: default the engine's)."""
-    return AutoMode(MODES, strong_below_bpp=threshold).decide(frame, kbps, fps).mode
+def bitrate_choice(frame: np.ndarray, kbps: float, fps: float, rule: AutoModeRule | None = None) -> str:
+    """The engine's bitrate rule: ``AutoMode.decide`` with the hint (``rule``: default the engine's)."""
+    return AutoMode(MODES, rule=rule).decide(frame, kbps, fps).mode
 
 
-def no_reference_choice(
-    frames: Sequence[np.ndarray], fps: float, coefficients: tuple[float, float, float] | None = None
-) -> str:
+def no_reference_choice(frames: Sequence[np.ndarray], fps: float, rule: AutoModeRule | None = None) -> str:
     """The mode the engine's ``AutoMode`` (no hint) applies to most frames of the clip, fed in order.
 
     It estimates on the first frame and every ``REESTIMATE_EVERY`` frames after, switching only after
     ``HYSTERESIS_VOTES`` agreeing estimates: on a clip as long as one GOP, the first frame's estimate (an
     I-frame), i.e. what a stream gets at its start.
     """
-    auto = AutoMode(MODES, nr_coefficients=coefficients)
+    auto = AutoMode(MODES, rule=rule)
     applied = [auto.decide(frame, 0.0, fps).mode for frame in frames]
     return Counter(applied).most_common(1)[0][0]
 
@@ -254,11 +247,11 @@ def evaluate_clip(
         "nr_strong_share": share,
         "choice": {
             "bitrate": bitrate_choice(decoded[0], kbps, fps),
-            "bitrate_previous": bitrate_choice(decoded[0], kbps, fps, PREVIOUS.strong_below_bpp),
+            "bitrate_previous": bitrate_choice(decoded[0], kbps, fps, PREVIOUS),
             "no_reference": steady_choice(share["engine"]),
             "no_reference_previous": steady_choice(share["previous"]),
             "no_reference_start": no_reference_choice(decoded, fps),
-            "no_reference_start_previous": no_reference_choice(decoded, fps, PREVIOUS.nr_coefficients),
+            "no_reference_start_previous": no_reference_choice(decoded, fps, PREVIOUS),
         },
     }
 
@@ -539,9 +532,7 @@ def run_auto_validation(
                                          every=config.score_every),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
         "engine": {
-            "strong_below_bpp": engine_modes.STRONG_BELOW_BPP,
-            "nr_coefficients": list(engine_modes.NR_COEFFICIENTS),
-            "nr_first_bias": engine_modes.NR_FIRST_BIAS,
+            **asdict(engine_modes.fitted_rule()),
             "reestimate_every": engine_modes.REESTIMATE_EVERY,
             "hysteresis_votes": engine_modes.HYSTERESIS_VOTES,
         },
