@@ -147,6 +147,7 @@ def test_catalog_lists_specs_sorted(tmp_path: Path) -> None:
     _saved(tmp_path)
     entries = catalog(tmp_path)
     assert [e.spec.name for e in entries] == ["sr_tiny_x2_mild"]
+    assert catalog(str(tmp_path)) == entries  # a str folder is a folder too
     assert catalog(tmp_path / "missing") == []
 
 

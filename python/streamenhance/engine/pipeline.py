@@ -189,7 +189,7 @@ class Enhancer:
         self.device = resolve_device(device)
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.fused_kernels = bool(fused_kernels)
-        self._entries = catalog(Path(weights_dir) if weights_dir is not None else None)
+        self._entries = catalog(weights_dir)
         self._ar_modes = ar_modes(self._entries)
         self.net_scale = 1 if self.ratio == 1 else 4 if self.ratio == 4 else 2
         # Fail now, not on the first frame, when the requested weights are not installed.

@@ -101,12 +101,12 @@ class CatalogEntry:
     spec: ModelSpec
 
 
-def catalog(directory: Path | None = None) -> list[CatalogEntry]:
+def catalog(directory: Path | str | None = None) -> list[CatalogEntry]:
     """Every readable weight file in ``directory`` (default ``weights_dir()``), sorted by name.
 
     Unreadable files are not skipped silently: they raise, because a broken install must be loud.
     """
-    directory = directory or weights_dir()
+    directory = Path(directory) if directory is not None else weights_dir()
     if not directory.is_dir():
         return []
     return [CatalogEntry(p, read_spec(p)) for p in sorted(directory.glob("*.safetensors"))]
