@@ -193,7 +193,7 @@ def _markdown(report: dict) -> str:
             "rendered from code (text, graphics, gradients, textures).",
             f"Degradation: {report['degradation']['downscale']}, {report['degradation']['codec']}.",
             f"Engine: mode **{e['mode']}** ({e['mode_reason']}), tier **{e['tier']}** ({e['tier_reason']}), "
-            f"device {e['device']} ({e['dtype']}), models {', '.join(e['models'])}.",
+            f"device {e['device']} ({e['dtype']}), models {', '.join(e['models']) or 'none'}.",
             "",
             "| output | PSNR-Y (dB) | SSIM-Y |",
             "|---|---:|---:|",
