@@ -79,11 +79,6 @@ def git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
-def _planar_to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(1, 3, H, W) RGB float -> BGR uint8 through the native post-processing kernel."""
-    return native.planar_to_bgr(x.detach().float().contiguous().numpy())
-
-
 def _center_crop(image: np.ndarray, side: int) -> np.ndarray:
     h, w = image.shape[:2]
     y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
@@ -105,7 +100,7 @@ def sr_validation(holdout: list[np.ndarray], scale: int):
         gains, values, details = [], [], []
         with torch.no_grad():
             for lr, hr in pairs:
-                out = _planar_to_uint8(model(to_planar(lr[None])))
+                out = from_planar(model(to_planar(lr[None])))[0]
                 bicubic = native.resize(lr, hr.shape[:2])
                 value = psnr(out, hr, border=scale)
                 values.append(value)
@@ -190,11 +185,9 @@ def _ar_validation(pairs: ARPairs):
         with torch.no_grad():
             for start in range(0, len(pairs.clean), 16):
                 degraded = pairs.degraded[start : start + 16]
-                out = model(to_planar(degraded))
-                for i in range(out.shape[0]):
-                    restored = _planar_to_uint8(out[i : i + 1])
-                    clean = pairs.clean[start + i]
-                    gains.append(psnr(restored, clean, on_luma=False) - psnr(degraded[i], clean, on_luma=False))
+                restored = from_planar(model(to_planar(degraded)))
+                for i, clean in enumerate(pairs.clean[start : start + 16]):
+                    gains.append(psnr(restored[i], clean, on_luma=False) - psnr(degraded[i], clean, on_luma=False))
         return {"val_gain_over_decoded": float(np.mean(gains))}
 
     return validate

@@ -43,9 +43,9 @@ def _augment(arrays: list[np.ndarray], rng: np.random.Generator) -> list[np.ndar
 
 
 def from_planar(batch: torch.Tensor) -> np.ndarray:
-    """(N, 3, H, W) RGB float in [0, 1] -> (N, H, W, 3) BGR uint8 (rounded)."""
-    rgb = batch.detach().clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
-    return np.ascontiguousarray(rgb.permute(0, 2, 3, 1).numpy()[..., ::-1])
+    """(N, 3, H, W) RGB float in [0, 1] -> (N, H, W, 3) BGR uint8, through the engine's native post-processing."""
+    planar = batch.detach().to("cpu", torch.float32).contiguous().numpy()
+    return np.stack([native.planar_to_bgr(planar[i : i + 1]) for i in range(len(planar))])
 
 
 class SRPatchSampler:
