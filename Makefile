@@ -40,7 +40,7 @@ weights: setup
 	$(VENV)/bin/streamenhance train detail --from $(WEIGHTS)/sr_small_x2_mild.safetensors --steps 4000 --threads 1 --out $(WEIGHTS)/detail/sr_small_x2_mild.safetensors --run-dir runs/detail_sr_small_x2_mild
 	$(VENV)/bin/streamenhance train ar --tier tiny --mode strong --steps 16000 --sequences 600 --ms-ssim-weight 0 --expand-convs --threads 1 --out $(WEIGHTS)/ar_tiny_strong.safetensors --run-dir runs/ar_tiny_strong
 	$(VENV)/bin/streamenhance train ar --tier tiny --mode mild --steps 16000 --sequences 600 --ms-ssim-weight 0 --expand-convs --threads 1 --out $(WEIGHTS)/ar_tiny_mild.safetensors --run-dir runs/ar_tiny_mild
-	$(VENV)/bin/streamenhance train ar --tier small --mode strong --steps 16000 --sequences 600 --ms-ssim-weight 0 --expand-convs --threads 1 --out $(WEIGHTS)/ar_small_strong.safetensors --run-dir runs/ar_small_strong
+	$(VENV)/bin/streamenhance train ar --tier small --mode strong --steps 32000 --sequences 600 --ms-ssim-weight 0 --expand-convs --threads 1 --out $(WEIGHTS)/ar_small_strong.safetensors --run-dir runs/ar_small_strong
 	$(VENV)/bin/streamenhance train ar --tier small --mode mild --steps 16000 --sequences 600 --ms-ssim-weight 0 --expand-convs --threads 1 --out $(WEIGHTS)/ar_small_mild.safetensors --run-dir runs/ar_small_mild
 
 clean:
