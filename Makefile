@@ -35,7 +35,7 @@ test: setup
 WEIGHTS := python/streamenhance/weights
 weights: setup
 	$(VENV)/bin/streamenhance train sr --tier tiny --scale 2 --steps 120000 --expand-convs --threads 1 --out $(WEIGHTS)/sr_tiny_x2_mild.safetensors --run-dir runs/sr_tiny_x2_mild
-	$(VENV)/bin/streamenhance train sr --tier small --scale 2 --steps 20000 --threads 1 --out $(WEIGHTS)/sr_small_x2_mild.safetensors --run-dir runs/sr_small_x2_mild
+	$(VENV)/bin/streamenhance train sr --tier small --scale 2 --steps 30000 --expand-convs --threads 1 --out $(WEIGHTS)/sr_small_x2_mild.safetensors --run-dir runs/sr_small_x2_mild
 	$(VENV)/bin/streamenhance train sr --tier tiny --scale 4 --steps 30000 --expand-convs --threads 1 --out $(WEIGHTS)/sr_tiny_x4_mild.safetensors --run-dir runs/sr_tiny_x4_mild
 	$(VENV)/bin/streamenhance train detail --from $(WEIGHTS)/sr_small_x2_mild.safetensors --steps 4000 --threads 1 --out $(WEIGHTS)/detail/sr_small_x2_mild.safetensors --run-dir runs/detail_sr_small_x2_mild
 	$(VENV)/bin/streamenhance train ar --tier tiny --mode strong --steps 16000 --sequences 600 --ms-ssim-weight 0 --expand-convs --threads 1 --out $(WEIGHTS)/ar_tiny_strong.safetensors --run-dir runs/ar_tiny_strong
