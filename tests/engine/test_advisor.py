@@ -157,3 +157,13 @@ def test_an_advised_bicubic_rung_runs_no_network(ladder: Path) -> None:
     advisor.streams[0].version += 1
     enhancer.enhance(image)
     assert enhancer.describe()["models"] == ["sr_tiny_x2_mild"]
+
+
+@pytest.mark.parametrize("advised", ["tiny", "medium"])
+def test_artifact_removal_runs_at_the_advised_sr_tier(ladder: Path, advised: str) -> None:
+    """The scheduler costs AR at the SR net's tier: the engine must run that AR, not a fixed one."""
+    for tier in ("tiny", "small", "medium"):
+        write_model(ladder, "ar", tier, "mild")
+    enhancer = Enhancer(scale=2, mode="mild", tier="auto", device="cpu", advisor=FakeAdvisor(advised))
+    enhancer.enhance(_frame(16, 16))
+    assert enhancer.describe()["models"] == [f"ar_{advised}_mild", f"sr_{advised}_x2_mild"]

@@ -346,7 +346,7 @@ class Enhancer:
         x = self._from_native(planar)
         models: list[str] = []
         if state.mode is not None and state.mode.mode != "off":
-            x = self._artifact_removal(x, state.mode.mode, models)
+            x = self._artifact_removal(x, state.mode.mode, self._ar_tier(plan), models)
         out = self._upscale_and_pack(x, plan, out_hw, channels, models)
         state.models = models
         state.sr_kernel = "torch" if plan is not None and plan.entry is not None else ""
@@ -361,8 +361,12 @@ class Enhancer:
         spec, packed = MODEL_CACHE.fused(plan.entry.path)
         return (spec.name, packed) if packed is not None else None
 
-    def _artifact_removal(self, x: torch.Tensor, mode: str, models: list[str]) -> torch.Tensor:
-        spec, model = self._load(choose_ar(self._entries, mode, self._ar_tier_hint()))
+    def _ar_tier(self, plan: SRPlan | None) -> str:
+        """AR runs at the SR net's tier (what the scheduler costs for tier auto); x1 and bicubic: the hint."""
+        return plan.tier if plan is not None and plan.entry is not None else self._ar_tier_hint()
+
+    def _artifact_removal(self, x: torch.Tensor, mode: str, tier: str, models: list[str]) -> torch.Tensor:
+        spec, model = self._load(choose_ar(self._entries, mode, tier))
         height, width = x.shape[-2:]
         pad_h = spec.size.padded(height) - height
         pad_w = spec.size.padded(width) - width
