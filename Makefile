@@ -29,7 +29,7 @@ demo: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# Retrain the shipped weights from ../shared/data/train on this machine's CPU (about 5.5 hours of one core, run one after another).
+# Retrain the shipped weights from ../shared/data/train on this machine's CPU (about 7 hours of one core, run one after another).
 # The four shipped ar_* files were trained with L1 only (before the MS-SSIM term, which measured no better on CPU
 # budgets): --ms-ssim-weight 0 reproduces them.
 WEIGHTS := python/streamenhance/weights
