@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import astuple
 from pathlib import Path
 
 from streamenhance.cli.options import positive_int
@@ -94,8 +95,7 @@ def run_calibration(args: argparse.Namespace) -> int:
     config = CalibrationConfig(sequences=args.sequences, frames=args.frames, keyint=args.keyint, seed=args.seed,
                                hysteresis_votes=modes.HYSTERESIS_VOTES)
     restorers, _ = engine_restorers()
-    shipped = (modes.STRONG_BELOW_BPP, modes.NR_COEFFICIENTS, modes.NR_FIRST_BIAS)
-    fit = calibrate(args.data, restorers, config, shipped=shipped)
+    fit = calibrate(args.data, restorers, config, shipped=astuple(modes.fitted_rule()))
     print("\n".join(fit.report_lines()))
     return 0
 
