@@ -167,3 +167,29 @@ def test_artifact_removal_runs_at_the_advised_sr_tier(ladder: Path, advised: str
     enhancer = Enhancer(scale=2, mode="mild", tier="auto", device="cpu", advisor=FakeAdvisor(advised))
     enhancer.enhance(_frame(16, 16))
     assert enhancer.describe()["models"] == [f"ar_{advised}_mild", f"sr_{advised}_x2_mild"]
+
+
+@pytest.mark.parametrize(("macs_per_second", "expected"), [(1e18, "medium"), (1.0, "tiny")])
+def test_artifact_removal_alone_picks_its_tier_by_throughput(
+    ladder: Path, monkeypatch: pytest.MonkeyPatch, macs_per_second: float, expected: str
+) -> None:
+    """x1 with tier auto has no SR plan: the largest AR net that fits the frame interval runs, else the cheapest."""
+    for tier in ("tiny", "small", "medium"):
+        write_model(ladder, "ar", tier, "mild")
+    monkeypatch.setattr("streamenhance.engine.pipeline.conv_throughput", lambda device: macs_per_second)
+    enhancer = Enhancer(scale=1, mode="mild", tier="auto", device="cpu", advisor=None)
+    enhancer.enhance(_frame(16, 16))
+    assert enhancer.describe()["models"] == [f"ar_{expected}_mild"]
+
+
+def test_tier_auto_loads_no_artifact_removal_net_before_the_first_frame(ladder: Path) -> None:
+    """With tier auto the AR tier follows the SR plan, known on the first frame: nothing is loaded up front,
+    but a mode without weights still fails at construction."""
+    from streamenhance.engine.pipeline import MODEL_CACHE
+    from streamenhance.errors import WeightsError
+
+    path = write_model(ladder, "ar", "small", "mild")
+    Enhancer(scale=2, mode="mild", tier="auto", device="cpu", advisor=FakeAdvisor("tiny"))
+    assert not any(key[0] == path.resolve() for key in MODEL_CACHE._models)
+    with pytest.raises(WeightsError, match="mode 'strong'"):
+        Enhancer(scale=2, mode="strong", tier="auto", device="cpu", advisor=None)

@@ -138,7 +138,9 @@ def _enhance(
         scale=config.scale, mode=config.mode, tier=tier, device=config.device,
         bitrate_kbps=config.bitrate_kbps, fps=config.fps,
     )
-    enhancer.process(decoded[0], enhancer.new_stream())  # warm-up: model load, allocator, throughput probe
+    warm_up = enhancer.new_stream()  # model load, allocator, throughput probe; its own scheduler registration
+    enhancer.process(decoded[0], warm_up)
+    warm_up.release()
     outputs, seconds = [], []
     for frame in tqdm(decoded, desc=desc, unit="frame"):
         started = time.perf_counter()

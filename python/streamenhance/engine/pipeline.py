@@ -34,7 +34,7 @@ from streamenhance.config import BICUBIC, MODES, TIERS, check_choice, output_siz
 from streamenhance.engine.devices import conv_throughput, resolve_device
 from streamenhance.engine.frames import ArrayKind, check_frame
 from streamenhance.engine.modes import AutoMode, ModeDecision
-from streamenhance.engine.selection import SRPlan, advised_plan, ar_modes, auto_tier, choose_ar, choose_sr
+from streamenhance.engine.selection import SRPlan, advised_plan, ar_modes, auto_ar_tier, auto_tier, choose_ar, choose_sr
 from streamenhance.errors import ConfigError, WeightsError
 from streamenhance.models import CatalogEntry, ModelSpec, catalog, load_model
 
@@ -196,7 +196,9 @@ class Enhancer:
         if self.net_scale > 1:
             choose_sr(self._entries, self.tier_setting, self.net_scale, self._sr_mode_hint())
         if self.mode_setting in ("mild", "strong") and self.tier_setting != BICUBIC:
-            self._load(choose_ar(self._entries, self.mode_setting, self._ar_tier_hint()))
+            ar = choose_ar(self._entries, self.mode_setting, self.tier_setting)  # raises when the mode has no weights
+            if self.tier_setting != "auto":  # with "auto" the tier is known only on the first frame
+                self._load(ar)
         self._advisor = default_advisor() if advisor is DEFAULT_ADVISOR else advisor
         if self._advisor is not None and not callable(self._advisor):
             raise ConfigError(f"advisor: expected a callable or None, got {advisor!r}")
@@ -271,9 +273,6 @@ class Enhancer:
     def _sr_mode_hint(self) -> str:
         return self.mode_setting if self.mode_setting in ("mild", "strong") else "mild"
 
-    def _ar_tier_hint(self) -> str:
-        return self.tier_setting if self.tier_setting != "auto" else "small"
-
     def _resolve_mode(self, image: Any, kind: ArrayKind, state: StreamState) -> ModeDecision:
         if self.mode_setting != "auto":
             return ModeDecision(self.mode_setting, "set by the user")
@@ -346,7 +345,8 @@ class Enhancer:
         x = self._from_native(planar)
         models: list[str] = []
         if state.mode is not None and state.mode.mode != "off":
-            x = self._artifact_removal(x, state.mode.mode, self._ar_tier(plan), models)
+            tier = self._ar_tier(plan, state.mode.mode, x.shape[-2] * x.shape[-1])
+            x = self._artifact_removal(x, state.mode.mode, tier, models)
         out = self._upscale_and_pack(x, plan, out_hw, channels, models)
         state.models = models
         state.sr_kernel = "torch" if plan is not None and plan.entry is not None else ""
@@ -361,9 +361,14 @@ class Enhancer:
         spec, packed = MODEL_CACHE.fused(plan.entry.path)
         return (spec.name, packed) if packed is not None else None
 
-    def _ar_tier(self, plan: SRPlan | None) -> str:
-        """AR runs at the SR net's tier (what the scheduler costs for tier auto); x1 and bicubic: the hint."""
-        return plan.tier if plan is not None and plan.entry is not None else self._ar_tier_hint()
+    def _ar_tier(self, plan: SRPlan | None, mode: str, pixels: int) -> str:
+        """AR runs at the SR net's tier (what the scheduler costs for tier auto); at x1 the set tier, or for
+        "auto" the largest AR net that fits the frame interval by measured throughput."""
+        if plan is not None and plan.entry is not None:
+            return plan.tier
+        if self.tier_setting != "auto":
+            return self.tier_setting
+        return auto_ar_tier(self._entries, mode, pixels, self.fps, conv_throughput(self.device))
 
     def _artifact_removal(self, x: torch.Tensor, mode: str, tier: str, models: list[str]) -> torch.Tensor:
         spec, model = self._load(choose_ar(self._entries, mode, tier))

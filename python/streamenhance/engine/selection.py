@@ -73,9 +73,13 @@ def choose_sr(entries: list[CatalogEntry], tier: str, net_scale: int, mode: str)
     return chosen
 
 
+def _frame_budget(fps: float) -> float:
+    return AUTO_TIER_BUDGET / max(fps, 1e-6)
+
+
 def auto_tier(plans: list[SRPlan], output_pixels: int, fps: float, macs_per_second: float) -> tuple[SRPlan, str]:
     """Largest tier whose SR cost fits ``AUTO_TIER_BUDGET`` of the frame interval on this device."""
-    budget = AUTO_TIER_BUDGET / max(fps, 1e-6)
+    budget = _frame_budget(fps)
     best = plans[0]
     for plan in plans:
         seconds = plan.passes * plan.entry.spec.macs_per_pixel * output_pixels / macs_per_second
@@ -84,6 +88,15 @@ def auto_tier(plans: list[SRPlan], output_pixels: int, fps: float, macs_per_seco
     cost = best.passes * best.entry.spec.macs_per_pixel * output_pixels / macs_per_second
     reason = f"auto: est. {cost * 1e3:.1f} ms/frame of a {budget * 1e3:.1f} ms budget at {fps:g} fps"
     return best, reason
+
+
+def auto_ar_tier(entries: list[CatalogEntry], mode: str, pixels: int, fps: float, macs_per_second: float) -> str:
+    """Tier "auto" without SR (x1): the largest AR net of ``mode`` that fits the same budget, else the cheapest."""
+    nets = sorted((e for e in entries if e.spec.kind == "ar" and e.spec.mode == mode), key=lambda e: e.spec.macs_per_pixel)
+    if not nets:
+        return TIERS[0]  # choose_ar raises the missing-weights error
+    fitting = [e for e in nets if e.spec.macs_per_pixel * pixels / macs_per_second <= _frame_budget(fps)]
+    return (fitting[-1] if fitting else nets[0]).spec.tier
 
 
 def advised_plan(plans: list[SRPlan], assignment: Any) -> tuple[SRPlan, str]:
