@@ -16,7 +16,7 @@ namespace se::bindings {
 namespace {
 
 std::string unsupported(const std::string& what) {
-  return std::string("`state_dict`: the fused kernel runs ") + fused_sr::kShapeDescription + " only; " + what;
+  return std::string("`state_dict`: the fused kernel runs ") + fused_sr::shape_description() + " only; " + what;
 }
 
 // state_dict[key] as C-contiguous float32 of exactly `shape` (a copy only when the array was strided).
@@ -102,13 +102,22 @@ void fused_sr_cuda_kernel(py::handle src_obj, const FusedSRNet& net, py::handle 
 void init_fused(py::module_& m) {
   py::class_<FusedSRNet>(m, "FusedSRNet", R"doc(SR network weights packed for fused_sr.
 
-Built from the float32 state dict (name -> numpy array) of an SRNet of tier tiny at x2 (num_feat 12,
-num_rrdb 1, num_rdb 1, num_dense 2, growth 8); any other shape raises ValueError naming the first
-difference. `isa`, the CPU path: 'auto' (the fastest this CPU and build support), 'avx512', 'avx2' or
+Built from the float32 state dict (name -> numpy array) of an SRNet of the shape in `FusedSRNet.shape` (tier
+tiny at x2); any other shape raises ValueError naming the first difference. `isa`, the CPU path: 'auto' (the fastest this CPU and build support), 'avx512', 'avx2' or
 'generic' (portable C++); CUDA arrays ignore it.)doc")
       .def(py::init(&make_net), py::arg("state_dict"), py::arg("isa") = "auto")
       .def_property_readonly("isa", [](const FusedSRNet& net) { return std::string(fused_isa_name(net.isa)); })
-      .def_property_readonly_static("scale", [](const py::object&) { return fused_sr::kScale; });
+      .def_property_readonly_static("scale", [](const py::object&) { return fused_sr::kScale; })
+      .def_property_readonly_static("shape", [](const py::object&) {
+        py::dict shape;  // SRNet's constructor arguments
+        shape["num_feat"] = fused_sr::kFeat;
+        shape["num_rrdb"] = 1;
+        shape["num_rdb"] = 1;
+        shape["num_dense"] = 2;
+        shape["growth"] = fused_sr::kGrowth;
+        shape["scale"] = fused_sr::kScale;
+        return shape;
+      });
   m.def("fused_sr", &fused_sr, py::arg("src"), py::arg("net"), py::arg("dst"), py::arg("stream") = 0,
         R"doc(BGR(A) uint8 (H, W, 3|4) -> BGR(A) uint8 (2H, 2W, 3|4) through `net`, written into `dst`.
 

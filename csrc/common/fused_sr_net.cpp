@@ -1,6 +1,7 @@
 #include "common/fused_sr_net.h"
 
 #include <stdexcept>
+#include <string>
 
 namespace se {
 
@@ -11,6 +12,15 @@ FusedIsa parse_fused_isa(const std::string& name) {
   throw std::invalid_argument("`isa`: expected one of 'auto', 'avx512', 'avx2', 'generic', got '" + name + "'");
 }
 
+namespace fused_sr {
+
+std::string shape_description() {
+  return "SRNet tier tiny x2 (num_feat " + std::to_string(kFeat) + ", num_rrdb 1, num_rdb 1, num_dense 2, growth " +
+         std::to_string(kGrowth) + ")";
+}
+
+}  // namespace fused_sr
+
 const char* fused_isa_name(FusedIsa isa) {
   switch (isa) {
     case FusedIsa::kAvx2: return "avx2";
@@ -19,6 +29,23 @@ const char* fused_isa_name(FusedIsa isa) {
   }
   return "generic";
 }
+
+namespace {
+
+std::uint64_t digest_of(const FusedSRNet& net) {
+  std::uint64_t hash = 14695981039346656037ull;
+  const auto mix = [&hash](const std::vector<float>& values) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(values.data());
+    for (size_t i = 0; i < values.size() * sizeof(float); ++i) hash = (hash ^ bytes[i]) * 1099511628211ull;
+  };
+  for (size_t l = 0; l < fused_sr::kLayers; ++l) {
+    mix(net.weight[l]);
+    mix(net.bias[l]);
+  }
+  return hash;
+}
+
+}  // namespace
 
 FusedSRNet pack_fused_sr_net(const std::array<const float*, fused_sr::kLayers>& weights,
                              const std::array<const float*, fused_sr::kLayers>& biases, FusedIsa isa) {
@@ -43,6 +70,7 @@ FusedSRNet pack_fused_sr_net(const std::array<const float*, fused_sr::kLayers>& 
     }
     net.bias[l].assign(biases[l], biases[l] + out);
   }
+  net.digest = digest_of(net);
   return net;
 }
 

@@ -1,12 +1,12 @@
 // The network the fused super-resolution kernel runs, with its weights packed once into the layout the kernel
 // reads. Only one shape is supported: SRNet (python/streamenhance/models/archs/sr_net.py) of tier "tiny" at x2,
-// i.e. num_feat 12, num_rrdb 1, num_rdb 1, num_dense 2, growth 8:
+// i.e. num_rrdb 1, num_rdb 1, num_dense 2, with F = kFeat trunk channels and G = kGrowth growth channels (below):
 //
-//   f0    = lrelu(conv_first(x))                        3 -> 12
-//   d1    = lrelu(dense0(f0))                          12 -> 8
-//   trunk = f0 + 0.2 * (f0 + 0.2 * dense1([f0, d1]))   20 -> 12   (dense block, then the RRDB's outer skip)
-//   act   = lrelu(f0 + conv_body(trunk))               12 -> 12
-//   res   = pixel_shuffle(conv_up(act), 2)             12 -> 12 = 3 colours x 2 x 2
+//   f0    = lrelu(conv_first(x))                        3 -> F
+//   d1    = lrelu(dense0(f0))                           F -> G
+//   trunk = f0 + 0.2 * (f0 + 0.2 * dense1([f0, d1]))    F + G -> F   (dense block, then the RRDB's outer skip)
+//   act   = lrelu(f0 + conv_body(trunk))                F -> F
+//   res   = pixel_shuffle(conv_up(act), 2)              F -> 12 = 3 colours x 2 x 2
 //
 // all 3x3 convolutions with zero padding 1, LeakyReLU slope 0.2. Plain data: no Python, torch or CUDA types.
 #pragma once
@@ -33,17 +33,24 @@ struct LayerShape {
   int in;
   int out;
 };
+// Trunk channels (num_feat), dense-block growth, and conv_up's outputs (3 colours x 2 x 2). Both kernels size their
+// buffers from these; the layer list below follows from them.
+constexpr int kFeat = 16;
+constexpr int kGrowth = 12;
+constexpr int kUp = 3 * kScale * kScale;
+static_assert(kFeat % kGroup == 0 && kGrowth % kGroup == 0 && kUp % kGroup == 0,
+              "every layer's outputs come in whole weight groups");
+
 inline constexpr std::array<LayerShape, kLayers> kShapes{{
-    {"conv_first", 3, 12},
-    {"trunk.0.blocks.0.convs.0", 12, 8},
-    {"trunk.0.blocks.0.convs.1", 20, 12},
-    {"conv_body", 12, 12},
-    {"conv_up", 12, 12},
+    {"conv_first", 3, kFeat},
+    {"trunk.0.blocks.0.convs.0", kFeat, kGrowth},
+    {"trunk.0.blocks.0.convs.1", kFeat + kGrowth, kFeat},
+    {"conv_body", kFeat, kFeat},
+    {"conv_up", kFeat, kUp},
 }};
 
-// What the engine and the messages call this shape.
-constexpr const char* kShapeDescription =
-    "SRNet tier tiny x2 (num_feat 12, num_rrdb 1, num_rdb 1, num_dense 2, growth 8)";
+// What the messages call this shape: "SRNet tier tiny x2 (num_feat F, num_rrdb 1, num_rdb 1, num_dense 2, growth G)".
+std::string shape_description();
 
 }  // namespace fused_sr
 
@@ -60,6 +67,8 @@ struct FusedSRNet {
   std::array<std::vector<float>, fused_sr::kLayers> weight;
   std::array<std::vector<float>, fused_sr::kLayers> bias;
   FusedIsa isa = FusedIsa::kGeneric;
+  // FNV-1a of every packed float: names the network's device copies (cuda/fused_sr.cu) without owning them.
+  std::uint64_t digest = 0;
 };
 
 // weights[l]: PyTorch layout (out, in, 3, 3) of layer l of kShapes, C-contiguous float32; biases[l]: (out,).

@@ -6,9 +6,11 @@
 // shrinks by one pixel per side per layer (neighbouring blocks recompute the halo instead of exchanging it); every
 // activation map stays in shared memory, fp32:
 //
-//   buffer F  12 x (TW+8)(TH+8)   f0 = lrelu(conv_first(x))      live until conv_body's epilogue
-//   buffer X                       x (3 planes, halo 5), then d1 (8, halo 3), then act (12, halo 1)
-//   buffer Y  12 x (TW+4)(TH+4)   trunk
+//   buffer F  F x (TW+8)(TH+8)    f0 = lrelu(conv_first(x))      live until conv_body's epilogue
+//   buffer X                       x (3 planes, halo 5), then d1 (G, halo 3), then act (F, halo 1)
+//   buffer Y  F x (TW+4)(TH+4)    trunk
+//
+// (F trunk and G growth channels: fused_sr::kFeat and kGrowth.)
 //
 // conv_up runs per tile pixel in registers, and its 12 outputs (3 colours x 2 x 2) go straight to dst with the
 // bicubic base. Positions outside the image hold 0 in every map: the zero padding of the next convolution. Phases
@@ -20,11 +22,11 @@
 // bit. The bicubic base is summed exactly in 64-bit integers (see q31) and rounded once to float: the float the
 // CPU's exact double sum rounds to, and the reference's float64 resize.
 //
-// Weights (5,940 floats and 56 biases, 24 KB) travel as one __grid_constant__ kernel parameter (CUDA 12.1+ and
-// sm_70+ take up to 32,764 bytes of parameters). The unrolled loops index them at compile-time offsets, so each
-// FMA reads its weight straight from the constant bank, with no load instruction; each launch carries its own copy,
-// so there is no device allocation to own, free or share between threads, devices and streams running different
-// networks, and FusedSRNet stays plain host data.
+// Weights (all layers back to back, then the biases: about 41 KB for 16 + 12 channels, past the 32,764 bytes CUDA
+// allows as kernel parameters) live in global memory: one read-only copy per network and device, uploaded on its
+// first launch there and kept for the process (device_weights). Every thread of a block reads the same weight at the
+// same time (the unrolled loops index them at compile-time offsets), so the loads are broadcasts from the L1 /
+// read-only cache. FusedSRNet stays plain host data: its digest names the copies.
 //
 // The tile code is written once against an executor: BlockEach runs a phase over the block's threads on the GPU,
 // SerialEach runs it in a loop on the host. fused_sr_tiled with host views uses the latter, so tests check the
@@ -36,9 +38,12 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cuda/cuda_check.h"
@@ -72,11 +77,13 @@ struct Layer {
 template <int kIn, int kOut, class Prev>
 using After = Layer<kIn, kOut, Prev::kWeight + Prev::kWeights, Prev::kBias + Prev::kOut>;
 
-using First = Layer<3, 12, 0, 0>;
-using Dense0 = After<12, 8, First>;
-using Dense1 = After<20, 12, Dense0>;
-using Body = After<12, 12, Dense1>;
-using Up = After<12, 12, Body>;
+constexpr int kFeat = fused_sr::kFeat;
+constexpr int kGrowth = fused_sr::kGrowth;
+using First = Layer<3, kFeat, 0, 0>;
+using Dense0 = After<kFeat, kGrowth, First>;
+using Dense1 = After<kFeat + kGrowth, kFeat, Dense0>;
+using Body = After<kFeat, kFeat, Dense1>;
+using Up = After<kFeat, fused_sr::kUp, Body>;
 
 template <class L>
 constexpr bool shape_is(size_t l) {
@@ -103,7 +110,6 @@ struct Frame {
   int height;  // of the input
   int width;
 };
-static_assert(sizeof(Weights) + sizeof(Frame) <= 32764, "kernel parameters over CUDA's 32,764-byte limit");
 
 template <class L>
 SE_HD float weight(const Weights& wt, int co, int ci, int tap) {
@@ -121,15 +127,17 @@ struct Tile {
   static constexpr int kW = TW;
   static constexpr int kH = TH;
   static constexpr int kF = 0;
-  static constexpr int kX = kF + 12 * tile_area(TW, TH, 4);
-  static constexpr int kY = kX + max3(3 * tile_area(TW, TH, 5), 8 * tile_area(TW, TH, 3), 12 * tile_area(TW, TH, 1));
-  static constexpr int kFloats = kY + 12 * tile_area(TW, TH, 2);
+  static constexpr int kX = kF + kFeat * tile_area(TW, TH, 4);
+  static constexpr int kY =
+      kX + max3(3 * tile_area(TW, TH, 5), kGrowth * tile_area(TW, TH, 3), kFeat * tile_area(TW, TH, 1));
+  static constexpr int kFloats = kY + kFeat * tile_area(TW, TH, 2);
   static constexpr size_t kBytes = sizeof(float) * kFloats;
 };
-// 32 x 16: 110,016 bytes (sm_90 fits two blocks per SM); 16 x 16: 62,400 bytes (fits every sm_75+ part's 64 KB).
+// 32 x 16: 147,648 bytes (sm_80 / sm_90 parts fit one block per SM); 16 x 16: 85,696 bytes (two per SM on sm_90,
+// one on sm_86; more than sm_75's 64 KB). Which is faster on a given GPU is not measured yet.
 using WideTile = Tile<32, 16>;
 using SquareTile = Tile<16, 16>;
-static_assert(WideTile::kBytes == 110016 && SquareTile::kBytes == 62400, "shared memory as documented");
+static_assert(WideTile::kBytes == 147648 && SquareTile::kBytes == 85696, "shared memory as documented");
 
 // One activation map: planes over the tile plus kHalo pixels on each side, channel after channel.
 template <class T, int kHalo_>
@@ -381,7 +389,7 @@ SE_HD void run_tile(const Each& each, const Frame& f, const Weights& wt, float* 
   conv_layer<Dense0, Dense0::kIn>(each, f, wt, x0, y0, f0, f0, d1,
                                   [](int, int, int, float acc) { return lrelu(acc); });
   // Dense block, then the RRDB's skip, in SRNet's order: f0 + 0.2 * (f0 + 0.2 * conv).
-  conv_layer<Dense1, 12>(each, f, wt, x0, y0, f0, d1, trunk, [&](int co, int r, int c, float acc) {
+  conv_layer<Dense1, kFeat>(each, f, wt, x0, y0, f0, d1, trunk, [&](int co, int r, int c, float acc) {
     const float x = f0.template at<2>(co, r, c);
     return x + 0.2f * (x + 0.2f * acc);
   });
@@ -393,9 +401,9 @@ SE_HD void run_tile(const Each& each, const Frame& f, const Weights& wt, float* 
 
 template <class T>
 __global__ void __launch_bounds__(kThreads)
-    fused_sr_kernel(const __grid_constant__ Frame f, const __grid_constant__ Weights wt) {
+    fused_sr_kernel(const __grid_constant__ Frame f, const Weights* __restrict__ wt) {
   extern __shared__ float smem[];
-  run_tile<T>(BlockEach{}, f, wt, smem, static_cast<int>(blockIdx.x) * T::kW, static_cast<int>(blockIdx.y) * T::kH);
+  run_tile<T>(BlockEach{}, f, *wt, smem, static_cast<int>(blockIdx.x) * T::kW, static_cast<int>(blockIdx.y) * T::kH);
 }
 
 // ---------------------------------------------------------------------------------------------- host side
@@ -408,7 +416,7 @@ Frame frame_of(const ConstImageView& src, const ImageView& dst) {
                static_cast<int>(src.height), static_cast<int>(src.width)};
 }
 
-// The kernel parameter: net's layers concatenated (on the heap: 24 KB; a launch copies it).
+// net's layers concatenated, as the kernel reads them.
 std::unique_ptr<Weights> weights_of(const FusedSRNet& net) {
   constexpr std::array<int, fused_sr::kLayers> weight_at{First::kWeight, Dense0::kWeight, Dense1::kWeight,
                                                           Body::kWeight, Up::kWeight};
@@ -420,7 +428,7 @@ std::unique_ptr<Weights> weights_of(const FusedSRNet& net) {
     const size_t weights = static_cast<size_t>(shape.in) * static_cast<size_t>(shape.out) * 9;
     if (net.weight[l].size() != weights || net.bias[l].size() != static_cast<size_t>(shape.out)) {
       throw std::invalid_argument(std::string("fused_sr: `net` layer ") + shape.name + " is not packed for " +
-                                  fused_sr::kShapeDescription);
+                                  fused_sr::shape_description());
     }
     std::memcpy(wt->w + weight_at[l], net.weight[l].data(), weights * sizeof(float));
     std::memcpy(wt->b + bias_at[l], net.bias[l].data(), net.bias[l].size() * sizeof(float));
@@ -440,8 +448,28 @@ void emulate(const Frame& f, const Weights& wt) {
   }
 }
 
+// net's weights on the current device (`device`): uploaded on the first call for this network and device, then
+// shared by every thread and stream; kept until the process ends (a process packs a handful of networks). The
+// upload is synchronous (cudaMemcpy), once.
+const Weights* device_weights(const FusedSRNet& net, int device) {
+  static std::mutex mutex;
+  static std::map<std::pair<std::uint64_t, int>, Weights*> copies;
+  const std::lock_guard<std::mutex> lock(mutex);
+  Weights*& copy = copies[{net.digest, device}];
+  if (copy == nullptr) {  // also after a failed upload: tried again on the next call
+    const std::unique_ptr<Weights> host = weights_of(net);
+    Weights* fresh = nullptr;
+    SE_CUDA_CHECK(cudaMalloc(&fresh, sizeof(Weights)));
+    const cudaError_t status = cudaMemcpy(fresh, host.get(), sizeof(Weights), cudaMemcpyHostToDevice);
+    if (status != cudaSuccess) cudaFree(fresh);
+    SE_CUDA_CHECK(status);
+    copy = fresh;
+  }
+  return copy;
+}
+
 template <class T>
-void launch(const Frame& f, const Weights& wt, cudaStream_t stream) {
+void launch(const Frame& f, const Weights* wt, cudaStream_t stream) {
   SE_CUDA_CHECK(cudaFuncSetAttribute(fused_sr_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                      static_cast<int>(T::kBytes)));
   const dim3 grid(static_cast<unsigned>(ceil_div(f.width, T::kW)), static_cast<unsigned>(ceil_div(f.height, T::kH)));
@@ -461,8 +489,8 @@ void fused_sr_tiled(const ConstImageView& src, const FusedSRNet& net, const Imag
     throw std::invalid_argument("`tile_width`: expected 0 (auto), 16 or 32, got " + std::to_string(tile_width));
   }
   const Frame f = frame_of(src, dst);
-  const std::unique_ptr<Weights> wt = weights_of(net);
   if (src.device == kHostDevice) {
+    const std::unique_ptr<Weights> wt = weights_of(net);
     if (tile_width == SquareTile::kW) {
       emulate<SquareTile>(f, *wt);
     } else {
@@ -482,10 +510,11 @@ void fused_sr_tiled(const ConstImageView& src, const FusedSRNet& net, const Imag
                              std::to_string(src.device) + " offers " + std::to_string(available) +
                              "; pass numpy arrays to run it on the CPU");
   }
+  const Weights* wt = device_weights(net, src.device);
   if (tile_width == WideTile::kW) {
-    launch<WideTile>(f, *wt, stream);
+    launch<WideTile>(f, wt, stream);
   } else {
-    launch<SquareTile>(f, *wt, stream);
+    launch<SquareTile>(f, wt, stream);
   }
 }
 

@@ -59,10 +59,10 @@ def test_ladder_cost_grows_with_tier() -> None:
 
 
 def test_sr_macs_match_hand_count() -> None:
-    """tiny x2: conv_first 3->12, dense 12->8 and 20->12, body 12->12, up 12->12, per LR pixel / 4."""
+    """tiny x2: conv_first 3->16, dense 16->12 and 28->16, body 16->16, up 16->12, per LR pixel / 4."""
     arch, hp = hyperparameters("sr", "tiny", 2)
     spec = describe(build_model(arch, hp), arch, "tiny", "mild", hp)
-    per_lr_pixel = 9 * (3 * 12 + 12 * 8 + 20 * 12 + 12 * 12 + 12 * 12)
+    per_lr_pixel = 9 * (3 * 16 + 16 * 12 + 28 * 16 + 16 * 16 + 16 * 12)
     assert spec.macs_per_pixel == pytest.approx(per_lr_pixel / 4)
 
 
@@ -158,4 +158,4 @@ def test_metadata_is_plain_strings(tmp_path: Path) -> None:
     with safe_open(str(path), "pt") as handle:
         metadata = handle.metadata()
     assert metadata["format"] == "streamenhance/1" and metadata["arch"] == "sr_rrdb"
-    assert json.loads(metadata["hyperparameters"])["num_feat"] == 12
+    assert json.loads(metadata["hyperparameters"])["num_feat"] == 16

@@ -56,6 +56,12 @@ def threads() -> Iterator[Callable[[int], None]]:
     native.set_num_threads(before)
 
 
+def test_the_kernel_runs_the_ladder_tiny_x2_shape() -> None:
+    """The engine sends tier tiny x2 to the fused kernel: were the shapes to differ, tiny would silently fall back to
+    the much slower PyTorch path."""
+    assert native.fused_sr_shape() == {"scale": 2, **SR_LADDER["tiny"]}
+
+
 # ------------------------------------------------------------------ against the PyTorch reference
 
 
@@ -197,8 +203,8 @@ def test_not_a_packed_network() -> None:
         (lambda s: s.pop("conv_up.bias"), "'conv_up.bias' is missing"),
         (lambda s: s.update({"trunk.1.blocks.0.convs.0.weight": np.zeros((8, 12, 3, 3), np.float32)}),
          "unexpected 'trunk.1.blocks.0.convs.0.weight'"),
-        (lambda s: s.update({"conv_up.weight": np.zeros((48, 12, 3, 3), np.float32)}),  # x4
-         r"expected float32 \(12, 12, 3, 3\), got float32 \(48, 12, 3, 3\)"),
+        (lambda s: s.update({"conv_up.weight": np.zeros((48, 16, 3, 3), np.float32)}),  # x4
+         r"expected float32 \(12, 16, 3, 3\), got float32 \(48, 16, 3, 3\)"),
         (lambda s: s.update({"conv_first.bias": s["conv_first.bias"].astype(np.float64)}), "got float64"),
         (lambda s: s.update({"conv_body.weight": [[0.0]]}), "expected a float32 numpy.ndarray"),
     ],

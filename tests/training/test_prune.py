@@ -143,7 +143,7 @@ def test_pareto_flags() -> None:
 def test_prune_run_reaches_the_target_shape_and_resumes(tmp_path: Path, data_root: Path) -> None:
     from streamenhance.models import describe, save_model
 
-    parent_hp = {"scale": 2, **SR_LADDER["tiny"], "num_feat": 16, "num_dense": 3}
+    parent_hp = {"scale": 2, **SR_LADDER["tiny"], "num_feat": SR_LADDER["tiny"]["num_feat"] + 4, "num_dense": 3}
     parent = SRNet(**parent_hp)
     parent_path = tmp_path / "parent.safetensors"
     save_model(parent_path, parent, describe(parent, "sr_rrdb", "small", "mild", parent_hp))
@@ -153,7 +153,7 @@ def test_prune_run_reaches_the_target_shape_and_resumes(tmp_path: Path, data_roo
     )
     spec, report = prune.run(request)
     assert [r.index for r in report.rounds] == list(range(len(report.rounds)))
-    assert report.rounds[0].operation == "parent" and len(report.rounds) == 3  # 16 -> 12 channels, 3 -> 2 convs
+    assert report.rounds[0].operation == "parent" and len(report.rounds) == 3  # 4 trunk channels fewer, 3 -> 2 convs
     assert report.rounds[-1].hyperparameters == SR_LADDER["tiny"] and report.rounds[-1].fine_tune_steps == 3
     assert any(r.pareto for r in report.rounds)
     loaded_spec, model = load_model(request.out)

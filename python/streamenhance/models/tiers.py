@@ -16,7 +16,7 @@ SR_ARCH = "sr_rrdb"
 AR_ARCH = "ar_unet"
 
 SR_LADDER: dict[str, dict[str, int]] = {
-    "tiny": {"num_feat": 12, "num_rrdb": 1, "num_rdb": 1, "num_dense": 2, "growth": 8},
+    "tiny": {"num_feat": 16, "num_rrdb": 1, "num_rdb": 1, "num_dense": 2, "growth": 12},
     "small": {"num_feat": 24, "num_rrdb": 1, "num_rdb": 2, "num_dense": 3, "growth": 12},
     "medium": {"num_feat": 32, "num_rrdb": 2, "num_rdb": 2, "num_dense": 3, "growth": 16},
     "large": {"num_feat": 48, "num_rrdb": 3, "num_rdb": 3, "num_dense": 4, "growth": 24},

@@ -31,6 +31,7 @@ __all__ = [
     "fused_sr",
     "fused_sr_isas",
     "fused_sr_net",
+    "fused_sr_shape",
     "get_num_threads",
     "i420_to_bgr",
     "nv12_to_bgr",
@@ -472,13 +473,21 @@ def fused_sr_isas() -> list[str]:
     return [str(name) for name in _native.fused_sr_isas()] if _native is not None else []
 
 
+def fused_sr_shape() -> dict[str, int]:
+    """``SRNet`` constructor arguments of the one network shape :func:`fused_sr` runs (tier tiny at x2).
+
+    Raises:
+        NativeUnavailableError: the compiled module is missing.
+    """
+    return {str(name): int(value) for name, value in _module().FusedSRNet.shape.items()}
+
+
 def fused_sr_net(state_dict: Mapping[str, Any], *, isa: FusedIsa = "auto") -> Any:
     """Pack super-resolution weights once for :func:`fused_sr`.
 
     Args:
-        state_dict: parameter name -> float32 array (numpy, or torch CPU tensors) of an ``SRNet`` of tier
-            ``tiny`` at x2 (num_feat 12, num_rrdb 1, num_rdb 1, num_dense 2, growth 8), the only shape the
-            fused kernel implements.
+        state_dict: parameter name -> float32 array (numpy, or torch CPU tensors) of an ``SRNet`` of the
+            shape :func:`fused_sr_shape` (tier ``tiny`` at x2), the only one the fused kernel implements.
         isa: the CPU path: ``"auto"`` (the first of :func:`fused_sr_isas`), ``"avx512"``, ``"avx2"`` or
             ``"generic"`` (portable C++). CUDA frames ignore it.
 
