@@ -14,6 +14,8 @@ from streamenhance.evaluation import video
 from streamenhance.evaluation.protocol import NamedMethod, bicubic_method, engine_method
 from streamenhance.evaluation.suites import _with_bar
 from streamenhance.metrics import psnr
+from streamenhance.models import catalog
+from tests.conftest import write_model
 from tests.evaluation.conftest import moving_frames, textured
 
 
@@ -128,3 +130,19 @@ def test_calendar_and_pan_clips_load(data_root: Path) -> None:
     assert np.array_equal(pan.frames[2][:-2, :-4], pan.frames[0][2:, 4:])  # (dy, dx) = (1, 2) per frame
     with pytest.raises(ConfigError, match="clip"):
         video.load_clips(data_root, ["foreman"])
+
+
+def test_ar_rows_and_auto_validation_run_a_fixed_tier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tier auto at x1 follows this machine's throughput; the evaluation pins AR_TIER so its figures do not."""
+    from streamenhance.evaluation import auto_mode
+    from streamenhance.evaluation.suites import MethodPool, SuiteOptions
+
+    for tier in ("tiny", "small"):
+        for mode in ("mild", "strong"):
+            write_model(tmp_path, "ar", tier, mode)
+    monkeypatch.setattr("streamenhance.engine.pipeline.conv_throughput", lambda device: 1.0)  # auto: cheapest
+    pool = MethodPool(SuiteOptions(data_root=tmp_path, peers=False, weights_dir=tmp_path))
+    small = {e.spec.name: e.spec.params for e in catalog(tmp_path)}["ar_small_mild"]
+    assert [m.params for m in pool.ours_ar(("off", "mild"))] == [small]
+    _, models = auto_mode.engine_restorers(weights_dir=tmp_path)
+    assert models == {"mild": "ar_small_mild", "strong": "ar_small_strong"}

@@ -144,10 +144,10 @@ class MethodPool:
         return methods
 
     def ours_ar(self, modes: Sequence[str]) -> list[NamedMethod]:
-        """Our engine at x1 (artifact removal only) for each of ``modes`` other than ``off``."""
+        """Our engine at x1 (artifact removal only, AR tier ``AR_TIER``) for each of ``modes`` other than ``off``."""
         methods = []
         for mode in (m for m in modes if m != "off"):
-            built = self._ours((1, "auto", mode), f"streamenhance AR {mode}", "")
+            built = self._ours((1, auto_mode.AR_TIER, mode), f"streamenhance AR {mode}", "")
             methods += [built] if built else []
         return methods
 
@@ -320,7 +320,7 @@ def run_auto(options: SuiteOptions, pool: MethodPool) -> dict[str, Any]:
     """Auto mode's mild/strong choice against the oracle on held-out training stills (``limit``: stills)."""
     config = auto_mode.AutoSuiteConfig(
         stills_limit=options.limit,
-        tier=options.tiers[0] if options.tiers else "auto",
+        tier=options.tiers[0] if options.tiers else auto_mode.AR_TIER,
         device=options.device,
         weights_dir=options.weights_dir,
         frames=options.auto_frames or auto_mode.STREAM_FRAMES,
