@@ -103,8 +103,8 @@ void init_fused(py::module_& m) {
   py::class_<FusedSRNet>(m, "FusedSRNet", R"doc(SR network weights packed for fused_sr.
 
 Built from the float32 state dict (name -> numpy array) of an SRNet of the shape in `FusedSRNet.shape` (tier
-tiny at x2); any other shape raises ValueError naming the first difference. `isa`, the CPU path: 'auto' (the fastest this CPU and build support), 'avx512', 'avx2' or
-'generic' (portable C++); CUDA arrays ignore it.)doc")
+tiny at x2); any other shape raises ValueError naming the first difference. `isa`, the CPU path: 'auto' (the
+fastest this CPU and build support), 'avx512', 'avx2' or 'generic' (portable C++); CUDA arrays ignore it.)doc")
       .def(py::init(&make_net), py::arg("state_dict"), py::arg("isa") = "auto")
       .def_property_readonly("isa", [](const FusedSRNet& net) { return std::string(fused_isa_name(net.isa)); })
       .def_property_readonly_static("scale", [](const py::object&) { return fused_sr::kScale; })

@@ -92,7 +92,8 @@ def auto_tier(plans: list[SRPlan], output_pixels: int, fps: float, macs_per_seco
 
 def auto_ar_tier(entries: list[CatalogEntry], mode: str, pixels: int, fps: float, macs_per_second: float) -> str:
     """Tier "auto" without SR (x1): the largest AR net of ``mode`` that fits the same budget, else the cheapest."""
-    nets = sorted((e for e in entries if e.spec.kind == "ar" and e.spec.mode == mode), key=lambda e: e.spec.macs_per_pixel)
+    nets = sorted((e for e in entries if e.spec.kind == "ar" and e.spec.mode == mode),
+                  key=lambda e: e.spec.macs_per_pixel)
     if not nets:
         return TIERS[0]  # choose_ar raises the missing-weights error
     fitting = [e for e in nets if e.spec.macs_per_pixel * pixels / macs_per_second <= _frame_budget(fps)]
