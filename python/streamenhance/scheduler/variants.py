@@ -22,7 +22,7 @@ LADDER: tuple[str, ...] = (BICUBIC, *TIERS)  # what the scheduler can assign, ch
 # (4 taps per pass, 2 passes, 3 planes) but is bound by memory traffic and runs unfused (uint8 -> float
 # planes -> resize -> pack), so 24 would make it look ~30x cheaper than it is next to the networks and
 # their load ~30x heavier to it. Measured for the shipped profile (2-core EPYC, 2026-12-06), x2 p50 at
-# 640x360 / 854x480: bicubic 8.5 / 14.9 ms, tiny (1485 MACs per output pixel, fused kernel) 16.9 / 30.5
+# 640x360 / 854x480: bicubic 8.5 / 14.9 ms, tiny (then 12 + 8 channels, 1485 MACs per output pixel, fused) 16.9 / 30.5
 # ms: the rung costs what ~740 of tiny's MACs do (at 720p and 1080p ~1240: the scaler falls out of cache).
 BICUBIC_MACS_PER_PIXEL = 740.0
 
