@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from streamenhance.config import BICUBIC, TIERS
 from streamenhance.errors import WeightsError
 from streamenhance.models import CatalogEntry, choose_ar
+
+T = TypeVar("T")
 
 # Share of the frame interval the SR net may take when tier="auto" picks by cost (the rest is
 # pre/post-processing, AR and slack).
@@ -73,20 +76,20 @@ def choose_sr(entries: list[CatalogEntry], tier: str, net_scale: int, mode: str)
     return chosen
 
 
-def _frame_budget(fps: float) -> float:
-    return AUTO_TIER_BUDGET / max(fps, 1e-6)
+def _largest_within_budget(cheapest_first: Sequence[T], seconds: Callable[[T], float], fps: float) -> T:
+    """The last item whose ``seconds`` fit ``AUTO_TIER_BUDGET`` of the frame interval, else the first."""
+    fitting = [item for item in cheapest_first if seconds(item) <= AUTO_TIER_BUDGET / max(fps, 1e-6)]
+    return fitting[-1] if fitting else cheapest_first[0]
 
 
 def auto_tier(plans: list[SRPlan], output_pixels: int, fps: float, macs_per_second: float) -> tuple[SRPlan, str]:
     """Largest tier whose SR cost fits ``AUTO_TIER_BUDGET`` of the frame interval on this device."""
-    budget = _frame_budget(fps)
-    best = plans[0]
-    for plan in plans:
-        seconds = plan.passes * plan.entry.spec.macs_per_pixel * output_pixels / macs_per_second
-        if seconds <= budget:
-            best = plan
-    cost = best.passes * best.entry.spec.macs_per_pixel * output_pixels / macs_per_second
-    reason = f"auto: est. {cost * 1e3:.1f} ms/frame of a {budget * 1e3:.1f} ms budget at {fps:g} fps"
+    def seconds(plan: SRPlan) -> float:
+        return plan.passes * plan.entry.spec.macs_per_pixel * output_pixels / macs_per_second
+
+    best = _largest_within_budget(plans, seconds, fps)
+    budget_ms = AUTO_TIER_BUDGET / max(fps, 1e-6) * 1e3
+    reason = f"auto: est. {seconds(best) * 1e3:.1f} ms/frame of a {budget_ms:.1f} ms budget at {fps:g} fps"
     return best, reason
 
 
@@ -96,8 +99,7 @@ def auto_ar_tier(entries: list[CatalogEntry], mode: str, pixels: int, fps: float
                   key=lambda e: e.spec.macs_per_pixel)
     if not nets:
         return TIERS[0]  # choose_ar raises the missing-weights error
-    fitting = [e for e in nets if e.spec.macs_per_pixel * pixels / macs_per_second <= _frame_budget(fps)]
-    return (fitting[-1] if fitting else nets[0]).spec.tier
+    return _largest_within_budget(nets, lambda e: e.spec.macs_per_pixel * pixels / macs_per_second, fps).spec.tier
 
 
 def advised_plan(plans: list[SRPlan], assignment: Any) -> tuple[SRPlan, str]:

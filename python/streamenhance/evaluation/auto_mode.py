@@ -67,11 +67,12 @@ CRF_BANDS: tuple[tuple[int, int], ...] = ((18, 24), (25, 30), (31, 37), (38, 44)
 JPEG_BANDS: tuple[tuple[int, int], ...] = ((8, 44), (45, 90))
 
 
-# Shipped before the stream-like calibration: fitted on 4-frame clips against the CRF range, MP4 file bytes; the
-# first estimate had no bias of its own.
 # The AR tier these measurements run: the engine's tier "auto" at x1 picks by this machine's throughput and the frame
 # size, which would make the figures depend on where they were taken.
 AR_TIER = "small"
+
+# Shipped before the stream-like calibration: fitted on 4-frame clips against the CRF range, MP4 file bytes; the
+# first estimate had no bias of its own.
 PREVIOUS = AutoModeRule(0.2021, (-5.8857, 5.5529, -4.1542), -5.8857)
 
 RULES = (
