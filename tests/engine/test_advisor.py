@@ -182,6 +182,47 @@ def test_artifact_removal_alone_picks_its_tier_by_throughput(
     assert enhancer.describe()["models"] == [f"ar_{expected}_mild"]
 
 
+@pytest.mark.parametrize(("advised", "expected"), [("small", "small"), ("large", "medium"), ("tiny", "tiny")])
+def test_artifact_removal_alone_registers_and_runs_the_advised_tier(ladder: Path, advised: str, expected: str) -> None:
+    """x1 with tier auto is a stream like any other: the scheduler costs AR-only streams, so the engine registers
+    it, reports its frame times and runs the assigned AR tier (the largest installed at or below it)."""
+    for tier in ("tiny", "small", "medium"):
+        write_model(ladder, "ar", tier, "mild")
+    advisor = FakeAdvisor(advised)
+    enhancer = Enhancer(scale=1, mode="mild", tier="auto", device="cpu", fps=25, advisor=advisor)
+    for _ in range(2):
+        enhancer.enhance(_frame(16, 24))
+    [stream] = advisor.streams
+    assert stream.args == (24, 16, 25.0, 1.0, "mild", 0.0, "cpu") and len(stream.reports) == 2
+    info = enhancer.describe()
+    assert info["models"] == [f"ar_{expected}_mild"] and info["tier"] == expected
+    assert info["tier_reason"].startswith("scheduler: fake: test")
+    assert ("not installed" in info["tier_reason"]) == (advised != expected)
+
+    stream.assignment, stream.version = FakeAssignment("tiny"), 1  # a re-plan moves the stream
+    enhancer.enhance(_frame(16, 24))
+    assert enhancer.describe()["models"] == ["ar_tiny_mild"]
+
+
+def test_artifact_removal_alone_on_the_bicubic_rung_passes_frames_through(ladder: Path) -> None:
+    write_model(ladder, "ar", "tiny", "mild")
+    advisor = FakeAdvisor("bicubic")
+    enhancer = Enhancer(scale=1, mode="mild", tier="auto", device="cpu", advisor=advisor)
+    image = _frame(16, 24)
+    np.testing.assert_array_equal(enhancer.enhance(image), image)
+    info = enhancer.describe()
+    assert info["models"] == [] and info["mode"] == "off" and info["tier"] == "bicubic"
+    assert len(advisor.streams[0].reports) == 1
+
+
+def test_artifact_removal_off_at_x1_does_not_register(ladder: Path) -> None:
+    """Nothing can run: no stream for the scheduler to place."""
+    advisor = FakeAdvisor("tiny")
+    enhancer = Enhancer(scale=1, mode="off", tier="auto", device="cpu", advisor=advisor)
+    enhancer.enhance(_frame(16, 24))
+    assert advisor.streams == [] and enhancer.describe()["tier"] == "none"
+
+
 def test_tier_auto_loads_no_artifact_removal_net_before_the_first_frame(ladder: Path) -> None:
     """With tier auto the AR tier follows the SR plan, known on the first frame: nothing is loaded up front,
     but a mode without weights still fails at construction."""

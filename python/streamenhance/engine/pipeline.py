@@ -34,7 +34,16 @@ from streamenhance.config import BICUBIC, MODES, TIERS, check_choice, output_siz
 from streamenhance.engine.devices import conv_throughput, resolve_device
 from streamenhance.engine.frames import ArrayKind, check_frame
 from streamenhance.engine.modes import AutoMode, ModeDecision
-from streamenhance.engine.selection import SRPlan, advised_plan, ar_modes, auto_ar_tier, auto_tier, choose_ar, choose_sr
+from streamenhance.engine.selection import (
+    SRPlan,
+    advised_ar_tier,
+    advised_plan,
+    ar_modes,
+    auto_ar_tier,
+    auto_tier,
+    choose_ar,
+    choose_sr,
+)
 from streamenhance.errors import ConfigError, WeightsError
 from streamenhance.models import CatalogEntry, ModelSpec, catalog, load_model
 
@@ -104,16 +113,17 @@ class StreamState:
 
     auto_mode: AutoMode | None
     frames: int = 0
-    input_hw: tuple[int, int] | None = None
+    input_hw: tuple[int, int] | None = None  # the size the advisor was last told
     sr_plan: SRPlan | None = None
-    sr_mode: str | None = None
+    ar_tier: str | None = None  # x1 with tier auto: the AR net's tier (``bicubic``: none runs)
+    # (input size, mode, advice version) the plan above was made for: any change re-plans.
+    plan_key: tuple[tuple[int, int], str, int] | None = None
     tier_reason: str = ""
     mode: ModeDecision | None = None
     models: list[str] = field(default_factory=list)
     # What ran the SR network on the last frame: "native fused (avx2)", "native fused (cuda)", "torch" or "".
     sr_kernel: str = ""
     advice: TierAdvice | None = None  # the stream as registered with the tier advisor (tier "auto")
-    advice_version: int = -1
     # Closes ``advice`` once: on ``release`` or when the state is dropped without it.
     advice_closer: weakref.finalize | None = None
 
@@ -233,7 +243,9 @@ class Enhancer:
             image = self._to_device(frame, kind)
             state.mode = self._resolve_mode(image, kind, state)
             plan = self._sr_plan(state, (height, width), (out_h, out_w)) if self.net_scale > 1 else None
-            if (plan.entry is None) if plan is not None else self.tier_setting == BICUBIC:
+            if plan is None and self.tier_setting == "auto":
+                self._ar_plan(state, (height, width))
+            if (plan.entry is None) if plan is not None else BICUBIC in (self.tier_setting, state.ar_tier):
                 state.mode = ModeDecision("off", f"tier {BICUBIC}: no network runs")
             out = self._enhance_image(image, state, plan, (out_h, out_w), channels)
             if channels == 4:
@@ -254,7 +266,7 @@ class Enhancer:
             "mode": mode.mode if mode else self.mode_setting,
             "mode_reason": mode.reason if mode else "",
             "tier_setting": self.tier_setting,
-            "tier": state.sr_plan.tier if state.sr_plan else ("none" if self.net_scale == 1 else "auto"),
+            "tier": self._tier_in_use(state),
             "tier_reason": state.tier_reason,
             "device": str(self.device),
             "dtype": str(self.dtype).replace("torch.", ""),
@@ -281,23 +293,52 @@ class Enhancer:
         host = image if kind is ArrayKind.NUMPY else _central_crop_to_host(image)
         return state.auto_mode.decide(host, self.bitrate_kbps, self.fps)
 
+    def _tier_in_use(self, state: StreamState) -> str:
+        if self.net_scale > 1:
+            return state.sr_plan.tier if state.sr_plan else "auto"  # "auto": no frame yet
+        if self.mode_setting == "off":
+            return "none"  # x1 without artifact removal runs no network
+        return state.ar_tier or self.tier_setting
+
+    def _replan(self, state: StreamState, input_hw: tuple[int, int], mode: str) -> TierAdvice | None | bool:
+        """The stream's advice, or False when the plan made for this size, mode and advice still holds."""
+        advice = self._advice(state, input_hw)
+        key = (input_hw, mode, advice.version if advice is not None else -1)
+        if state.plan_key == key:
+            return False
+        state.plan_key = key
+        return advice
+
     def _sr_plan(self, state: StreamState, input_hw: tuple[int, int], output_hw: tuple[int, int]) -> SRPlan:
         mode = state.mode.mode if state.mode and state.mode.mode != "off" else "mild"
-        advice = self._advice(state, input_hw)
-        if (state.sr_plan is not None and state.input_hw == input_hw and state.sr_mode == mode
-                and (advice is None or advice.version == state.advice_version)):
+        advice = self._replan(state, input_hw, mode)
+        if advice is False and state.sr_plan is not None:
             return state.sr_plan
         plans = choose_sr(self._entries, self.tier_setting, self.net_scale, mode)
-        if advice is not None:
-            state.advice_version = advice.version
+        if advice:
             state.sr_plan, state.tier_reason = advised_plan(plans, advice.assignment)
         elif self.tier_setting == "auto" and len(plans) > 1:
             pixels = output_hw[0] * output_hw[1]
             state.sr_plan, state.tier_reason = auto_tier(plans, pixels, self.fps, conv_throughput(self.device))
         else:
             state.sr_plan, state.tier_reason = plans[0], ("set by the user" if self.tier_setting != "auto" else "only tier installed")
-        state.input_hw, state.sr_mode = input_hw, mode
         return state.sr_plan
+
+    def _ar_plan(self, state: StreamState, input_hw: tuple[int, int]) -> None:
+        """x1 with tier auto: the stream registers with the advisor like any other (the scheduler costs AR-only
+        streams) and its AR net runs at the assigned tier; without an advisor the local throughput rule decides."""
+        if self.mode_setting == "off":
+            return  # no network can run: nothing to register or choose
+        mode = state.mode.mode if state.mode else "off"
+        advice = self._replan(state, input_hw, mode)
+        if mode == "off" or (advice is False and state.ar_tier is not None):
+            return
+        if advice:
+            state.ar_tier, state.tier_reason = advised_ar_tier(self._entries, mode, advice.assignment)
+        else:
+            pixels = input_hw[0] * input_hw[1]
+            state.ar_tier, state.tier_reason = auto_ar_tier(self._entries, mode, pixels, self.fps,
+                                                            conv_throughput(self.device))
 
     def _advice(self, state: StreamState, input_hw: tuple[int, int]) -> TierAdvice | None:
         """The stream's registration with the tier advisor: made on its first frame, told of size changes.
@@ -312,8 +353,9 @@ class Enhancer:
             if state.advice is None:
                 state.register(self._advisor(width, height, self.fps, self.scale, self.mode_setting,
                                              self.bitrate_kbps, str(self.device)))
-            elif state.input_hw is not None and state.input_hw != input_hw:
+            elif state.input_hw != input_hw:
                 state.advice.update(width, height)
+            state.input_hw = input_hw
         except Exception as exc:
             LOG.warning("tier advisor failed (%s: %s); tier auto uses the local rule", type(exc).__name__, exc)
             self._advisor = None
@@ -345,7 +387,7 @@ class Enhancer:
         x = self._from_native(planar)
         models: list[str] = []
         if state.mode is not None and state.mode.mode != "off":
-            tier = self._ar_tier(plan, state.mode.mode, x.shape[-2] * x.shape[-1])
+            tier = self._ar_tier(plan, state)
             x = self._artifact_removal(x, state.mode.mode, tier, models)
         out = self._upscale_and_pack(x, plan, out_hw, channels, models)
         state.models = models
@@ -361,14 +403,15 @@ class Enhancer:
         spec, packed = MODEL_CACHE.fused(plan.entry.path)
         return (spec.name, packed) if packed is not None else None
 
-    def _ar_tier(self, plan: SRPlan | None, mode: str, pixels: int) -> str:
+    def _ar_tier(self, plan: SRPlan | None, state: StreamState) -> str:
         """AR runs at the SR net's tier (what the scheduler costs for tier auto); at x1 the set tier, or for
-        "auto" the largest AR net that fits the frame interval by measured throughput."""
+        "auto" the tier ``_ar_plan`` chose."""
         if plan is not None and plan.entry is not None:
             return plan.tier
         if self.tier_setting != "auto":
             return self.tier_setting
-        return auto_ar_tier(self._entries, mode, pixels, self.fps, conv_throughput(self.device))
+        assert state.ar_tier is not None, "_ar_plan runs before artifact removal at x1"
+        return state.ar_tier
 
     def _artifact_removal(self, x: torch.Tensor, mode: str, tier: str, models: list[str]) -> torch.Tensor:
         spec, model = self._load(choose_ar(self._entries, mode, tier))

@@ -32,8 +32,12 @@ class SRPlan:
 BICUBIC_PLAN = SRPlan(None, 0)
 
 
+def _rank(tier: str) -> int:
+    return TIERS.index(tier) if tier in TIERS else len(TIERS)
+
+
 def _tier_rank(entry: CatalogEntry) -> int:
-    return TIERS.index(entry.spec.tier) if entry.spec.tier in TIERS else len(TIERS)
+    return _rank(entry.spec.tier)
 
 
 def _names(entries: list[CatalogEntry]) -> str:
@@ -88,31 +92,62 @@ def auto_tier(plans: list[SRPlan], output_pixels: int, fps: float, macs_per_seco
         return plan.passes * plan.entry.spec.macs_per_pixel * output_pixels / macs_per_second
 
     best = _largest_within_budget(plans, seconds, fps)
+    return best, _budget_reason(seconds(best), fps)
+
+
+def _budget_reason(seconds: float, fps: float) -> str:
     budget_ms = AUTO_TIER_BUDGET / max(fps, 1e-6) * 1e3
-    reason = f"auto: est. {seconds(best) * 1e3:.1f} ms/frame of a {budget_ms:.1f} ms budget at {fps:g} fps"
-    return best, reason
+    return f"auto: est. {seconds * 1e3:.1f} ms/frame of a {budget_ms:.1f} ms budget at {fps:g} fps"
 
 
-def auto_ar_tier(entries: list[CatalogEntry], mode: str, pixels: int, fps: float, macs_per_second: float) -> str:
-    """Tier "auto" without SR (x1): the largest AR net of ``mode`` that fits the same budget, else the cheapest."""
-    nets = sorted((e for e in entries if e.spec.kind == "ar" and e.spec.mode == mode),
-                  key=lambda e: e.spec.macs_per_pixel)
+def _ar_nets(entries: list[CatalogEntry], mode: str) -> list[CatalogEntry]:
+    """The AR nets of ``mode``, cheapest first."""
+    return sorted((e for e in entries if e.spec.kind == "ar" and e.spec.mode == mode), key=lambda e: e.spec.macs_per_pixel)
+
+
+def auto_ar_tier(
+    entries: list[CatalogEntry], mode: str, pixels: int, fps: float, macs_per_second: float
+) -> tuple[str, str]:
+    """Tier "auto" at x1 without an advisor: the largest AR net of ``mode`` that fits the budget of ``auto_tier``,
+    else the cheapest."""
+    nets = _ar_nets(entries, mode)
     if not nets:
-        return TIERS[0]  # choose_ar raises the missing-weights error
-    return _largest_within_budget(nets, lambda e: e.spec.macs_per_pixel * pixels / macs_per_second, fps).spec.tier
+        return TIERS[0], "auto: no artifact-removal weights"  # choose_ar raises the missing-weights error
+
+    def seconds(entry: CatalogEntry) -> float:
+        return entry.spec.macs_per_pixel * pixels / macs_per_second
+
+    best = _largest_within_budget(nets, seconds, fps)
+    return best.spec.tier, _budget_reason(seconds(best), fps)
+
+
+def _at_or_below(cheapest_first: Sequence[T], tier_of: Callable[[T], str], wanted: str) -> T:
+    """The item of tier ``wanted``, else the largest below it, else the cheapest."""
+    fitting = [item for item in cheapest_first if _rank(tier_of(item)) <= _rank(wanted)]
+    return fitting[-1] if fitting else cheapest_first[0]
+
+
+def _advised_reason(assignment: Any, installed: str) -> str:
+    reason = f"scheduler: {assignment.reason}"
+    if installed not in (assignment.tier, BICUBIC):
+        reason += f" (tier {assignment.tier} is not installed: {installed})"
+    return reason
 
 
 def advised_plan(plans: list[SRPlan], assignment: Any) -> tuple[SRPlan, str]:
     """The plan of the advisor's tier, else the largest installed tier below it, else the cheapest."""
-    if assignment.tier == BICUBIC:
-        return BICUBIC_PLAN, f"scheduler: {assignment.reason}"
-    wanted = TIERS.index(assignment.tier) if assignment.tier in TIERS else 0
-    at_or_below = [p for p in plans if _tier_rank(p.entry) <= wanted]
-    plan = at_or_below[-1] if at_or_below else plans[0]
-    reason = f"scheduler: {assignment.reason}"
-    if plan.entry.spec.tier != assignment.tier:
-        reason += f" (tier {assignment.tier} is not installed: {plan.entry.spec.tier})"
-    return plan, reason
+    plan = BICUBIC_PLAN if assignment.tier == BICUBIC else _at_or_below(plans, lambda p: p.tier, assignment.tier)
+    return plan, _advised_reason(assignment, plan.tier)
+
+
+def advised_ar_tier(entries: list[CatalogEntry], mode: str, assignment: Any) -> tuple[str, str]:
+    """x1: the AR tier of the advisor's assignment by ``advised_plan``'s rule; ``bicubic``: no network runs."""
+    nets = _ar_nets(entries, mode)
+    if assignment.tier == BICUBIC or not nets:  # no nets: choose_ar raises the missing-weights error
+        tier = BICUBIC if assignment.tier == BICUBIC else TIERS[0]
+    else:
+        tier = _at_or_below(nets, lambda e: e.spec.tier, assignment.tier).spec.tier
+    return tier, _advised_reason(assignment, tier)
 
 
 def ar_modes(entries: list[CatalogEntry]) -> tuple[str, ...]:
