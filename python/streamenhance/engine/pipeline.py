@@ -152,8 +152,9 @@ class Enhancer:
         scale: output/input size ratio: 1 (artifact removal only), 1.33 (4/3), 1.5, 2 or 4.
         mode: artifact removal strength: ``off``, ``mild``, ``strong`` or ``auto`` (from
             ``bitrate_kbps`` when given, else a no-reference estimate of the frames).
-        tier: SR model size (``tiny`` .. ``large``) or ``auto``: the tier ``advisor`` assigns the
-            stream, else the largest that fits the frame interval on this device by measured throughput.
+        tier: model size (``tiny`` .. ``large``) of the SR net and of the AR net before it (x1: the AR net
+            alone), or ``auto``: the tier ``advisor`` assigns the stream, else the largest that fits the
+            frame interval on this device by measured throughput.
             ``bicubic`` runs no network (no artifact removal either): the native bicubic scaler alone,
             the rung the scheduler falls back to when no network meets a stream's deadline.
         device: ``auto``, ``cpu`` or ``cuda:N``.
