@@ -231,6 +231,6 @@ def test_tier_auto_loads_no_artifact_removal_net_before_the_first_frame(ladder: 
 
     path = write_model(ladder, "ar", "small", "mild")
     Enhancer(scale=2, mode="mild", tier="auto", device="cpu", advisor=FakeAdvisor("tiny"))
-    assert not any(key[0] == path.resolve() for key in MODEL_CACHE._models)
+    assert path.resolve() not in MODEL_CACHE.loaded_files()
     with pytest.raises(WeightsError, match="mode 'strong'"):
         Enhancer(scale=2, mode="strong", tier="auto", device="cpu", advisor=None)

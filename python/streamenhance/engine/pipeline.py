@@ -78,6 +78,11 @@ class _ModelCache:
                 self._models[key] = (spec, model.to(dtype=dtype, memory_format=torch.channels_last))
             return self._models[key]
 
+    def loaded_files(self) -> set[Path]:
+        """The weight files loaded so far (on any device)."""
+        with self._lock:
+            return {key[0] for key in self._models}
+
     def fused(self, path: Path) -> tuple[ModelSpec, Any | None]:
         """The file's spec and its network packed once for ``native.fused_sr`` from the float32 weights (a CUDA
         Enhancer's own copy is float16); None when the kernel does not implement its shape. One look-up per frame."""
