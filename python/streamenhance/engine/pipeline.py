@@ -5,9 +5,9 @@ frame (BGR(A) uint8; numpy, torch CUDA or cupy)
   -> artifact removal (mode off/mild/strong/auto), padded to the net's multiple internally
   -> SR residual at input resolution; the native kernel adds it to a MATLAB-bicubic base and packs
      BGR uint8 in one pass (x1.33 / x1.5: x2, then a float downscale before packing)
-     (CPU, x2, no artifact removal, a network shape the native fused kernel implements (tier tiny): the
-     whole SR step, uint8 in to uint8 out, is one native call, ``native.fused_sr``, fp32; CUDA once its
-     kernel has run on a GPU, see ``FUSED_DEVICES``)
+     (CPU, x2, a network shape the native fused kernel implements (tier tiny): the whole SR step, uint8
+     in to uint8 out, is one native call, ``native.fused_sr``, fp32, fed the frame or the AR output packed
+     to uint8; CUDA once its kernel has run on a GPU, see ``FUSED_DEVICES``)
      (tier ``bicubic``: no network at all, the native bicubic scaler alone)
   -> BGR(A) uint8 of the same array kind; alpha is resized with bicubic.
 """
@@ -171,8 +171,8 @@ class Enhancer:
             scheduler (``streamenhance.scheduler``), which sees every stream of the process; ``None``
             for the local throughput rule alone.
         fused_kernels: run the SR network with the native fused kernel where it applies (a device of
-            ``FUSED_DEVICES``: the CPU for now; x2, mode ``off``, a network shape it implements: tier
-            ``tiny``); False always runs it in PyTorch.
+            ``FUSED_DEVICES``: the CPU for now; x2, a network shape it implements: tier ``tiny``; after
+            artifact removal it reads the AR output packed to uint8); False always runs it in PyTorch.
 
     Raises:
         ConfigError: an option is outside its allowed values or the device is not usable.
@@ -384,26 +384,32 @@ class Enhancer:
         self, image: Any, state: StreamState, plan: SRPlan | None, out_hw: tuple[int, int], channels: int
     ) -> Any:
         """AR + SR + packing of one frame on this Enhancer's device; records the models that ran in ``state``."""
-        fused = self._fused_net(plan, state.mode.mode if state.mode else "off")
+        fused = self._fused_net(plan)
+        ar_mode = state.mode.mode if state.mode is not None else "off"
+        models: list[str] = []
         if fused is not None:
-            state.models = [fused[0]]
             state.sr_kernel = f"native fused ({'cuda' if self.device.type == 'cuda' else fused[1].isa})"
+        if fused is not None and ar_mode == "off":
+            state.models = [fused[0]]
             return native.fused_sr(image, fused[1])
         planar = native.bgr_to_planar(self._native_view(image), dtype=_numpy_dtype(self.dtype))
         x = self._from_native(planar)
-        models: list[str] = []
-        if state.mode is not None and state.mode.mode != "off":
-            tier = self._ar_tier(plan, state)
-            x = self._artifact_removal(x, state.mode.mode, tier, models)
+        if ar_mode != "off":
+            x = self._artifact_removal(x, ar_mode, self._ar_tier(plan, state), models)
+        if fused is not None:
+            # The AR output is packed to uint8 (what the kernel reads) and upscaled by the fused kernel: rounding
+            # here moves the result by less than one level, the kernel saves most of the frame's time.
+            state.models = [*models, fused[0]]
+            return native.fused_sr(native.planar_to_bgr(self._native_view(x.contiguous()), channels=channels), fused[1])
         out = self._upscale_and_pack(x, plan, out_hw, channels, models)
         state.models = models
         state.sr_kernel = "torch" if plan is not None and plan.entry is not None else ""
         return out
 
-    def _fused_net(self, plan: SRPlan | None, mode: str) -> tuple[str, Any] | None:
-        """(model name, packed network) when the native fused kernel can run the whole frame: CPU or CUDA, no artifact
-        removal, one x2 pass straight to the output size, a network shape the kernel implements."""
-        if (not self.fused_kernels or self.device.type not in FUSED_DEVICES or mode != "off" or self.ratio != 2
+    def _fused_net(self, plan: SRPlan | None) -> tuple[str, Any] | None:
+        """(model name, packed network) when the native fused kernel can run the SR step: a device of
+        ``FUSED_DEVICES``, one x2 pass straight to the output size, a network shape the kernel implements."""
+        if (not self.fused_kernels or self.device.type not in FUSED_DEVICES or self.ratio != 2
                 or plan is None or plan.entry is None or plan.passes != 1):
             return None
         spec, packed = MODEL_CACHE.fused(plan.entry.path)
