@@ -23,7 +23,8 @@ LADDER: tuple[str, ...] = (BICUBIC, *TIERS)  # what the scheduler can assign, ch
 # planes -> resize -> pack), so 24 would make it look ~30x cheaper than it is next to the networks and
 # their load ~30x heavier to it. Measured for the shipped profile (2-core EPYC, 2026-12-06), x2 p50 at
 # 640x360 / 854x480: bicubic 8.5 / 14.9 ms, tiny (then 12 + 8 channels, 1485 MACs per output pixel, fused) 16.9 / 30.5
-# ms: the rung costs what ~740 of tiny's MACs do (at 720p and 1080p ~1240: the scaler falls out of cache).
+# ms: the rung costs what ~740 of tiny's MACs do (at 720p and 1080p ~1240: the scaler falls out of cache). The rows
+# of 2026-12-07 (tiny 16 + 12, 2556 MACs: 25.1 / 44.4 ms; bicubic 7.8 / 29.3 ms) give ~790 / ~1690; not changed.
 BICUBIC_MACS_PER_PIXEL = 740.0
 
 
