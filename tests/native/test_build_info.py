@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.metadata
+import platform
 import re
 from types import ModuleType
 
+import pytest
 import torch
 
 from streamenhance import native
@@ -38,3 +40,18 @@ def test_cuda_queries_never_crash() -> None:
     assert available == (native.build_info()["cuda_compiled"] and count > 0)
     if not torch.cuda.is_available():  # this CI machine: no driver, no GPU
         assert available is False and count == 0
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc thresholds are a glibc setting")
+def test_freed_frame_buffers_stay_in_the_heap_on_glibc() -> None:
+    assert native.keep_freed_memory() is True
+    assert native.keep_freed_memory() is True  # idempotent
+
+
+def test_an_enhancer_keeps_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamenhance import Enhancer
+
+    calls: list[bool] = []
+    monkeypatch.setattr(native, "keep_freed_memory", lambda: calls.append(True) or True)
+    Enhancer(scale=2, mode="off", tier="bicubic", device="cpu", advisor=None)
+    assert calls == [True]

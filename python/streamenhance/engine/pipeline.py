@@ -205,6 +205,7 @@ class Enhancer:
         self.device = resolve_device(device)
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
         self.fused_kernels = bool(fused_kernels)
+        native.keep_freed_memory()  # per-frame buffers are reused instead of faulted in again (docs/SPEED.md)
         self._entries = catalog(weights_dir)
         self._ar_modes = ar_modes(self._entries)
         self.net_scale = 1 if self.ratio == 1 else 4 if self.ratio == 4 else 2

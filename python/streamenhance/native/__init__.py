@@ -130,6 +130,24 @@ def get_num_threads() -> int:
     return int(_module().get_num_threads())
 
 
+# glibc's largest mmap threshold on 64-bit (a larger value is refused), and a trim threshold well above one 1080p
+# frame's working set.
+FREED_MEMORY_MMAP_THRESHOLD = 32 * 1024 * 1024
+FREED_MEMORY_TRIM_THRESHOLD = 512 * 1024 * 1024
+
+
+def keep_freed_memory() -> bool:
+    """Keep freed frame-sized blocks in the process heap instead of returning them to the kernel (glibc).
+
+    Every frame allocates the same planes and activations again; with glibc's defaults they come back as fresh pages
+    that fault in on first touch. Process-wide and idempotent; the process keeps its peak heap. Returns True when
+    applied (False on another C library or without the module).
+    """
+    if _native is None:
+        return False
+    return bool(_native.keep_freed_memory(FREED_MEMORY_MMAP_THRESHOLD, FREED_MEMORY_TRIM_THRESHOLD))
+
+
 # --------------------------------------------------------------------------------------------- array plumbing
 
 
