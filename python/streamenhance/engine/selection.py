@@ -122,8 +122,9 @@ def auto_ar_tier(
 
 
 def _at_or_below(cheapest_first: Sequence[T], tier_of: Callable[[T], str], wanted: str) -> T:
-    """The item of tier ``wanted``, else the largest below it, else the cheapest."""
-    fitting = [item for item in cheapest_first if _rank(tier_of(item)) <= _rank(wanted)]
+    """The item of tier ``wanted``, else the largest below it, else the cheapest (an unknown ``wanted``: the cheapest)."""
+    limit = TIERS.index(wanted) if wanted in TIERS else 0
+    fitting = [item for item in cheapest_first if _rank(tier_of(item)) <= limit]
     return fitting[-1] if fitting else cheapest_first[0]
 
 
