@@ -307,22 +307,20 @@ class Enhancer:
             return "none"  # x1 without artifact removal runs no network
         return state.ar_tier or self.tier_setting
 
-    def _replan(self, state: StreamState, input_hw: tuple[int, int], mode: str) -> TierAdvice | None | bool:
-        """The stream's advice, or False when the plan made for this size, mode and advice still holds."""
+    def _replan(self, state: StreamState, input_hw: tuple[int, int], mode: str) -> tuple[TierAdvice | None, bool]:
+        """The stream's advice, and whether the plan made for this size, mode and advice version is out of date."""
         advice = self._advice(state, input_hw)
         key = (input_hw, mode, advice.version if advice is not None else -1)
-        if state.plan_key == key:
-            return False
-        state.plan_key = key
-        return advice
+        stale, state.plan_key = state.plan_key != key, key
+        return advice, stale
 
     def _sr_plan(self, state: StreamState, input_hw: tuple[int, int], output_hw: tuple[int, int]) -> SRPlan:
         mode = state.mode.mode if state.mode and state.mode.mode != "off" else "mild"
-        advice = self._replan(state, input_hw, mode)
-        if advice is False and state.sr_plan is not None:
+        advice, stale = self._replan(state, input_hw, mode)
+        if not stale and state.sr_plan is not None:
             return state.sr_plan
         plans = choose_sr(self._entries, self.tier_setting, self.net_scale, mode)
-        if advice:
+        if advice is not None:
             state.sr_plan, state.tier_reason = advised_plan(plans, advice.assignment)
         elif self.tier_setting == "auto" and len(plans) > 1:
             pixels = output_hw[0] * output_hw[1]
@@ -337,10 +335,10 @@ class Enhancer:
         if self.mode_setting == "off":
             return  # no network can run: nothing to register or choose
         mode = state.mode.mode if state.mode else "off"
-        advice = self._replan(state, input_hw, mode)
-        if mode == "off" or (advice is False and state.ar_tier is not None):
+        advice, stale = self._replan(state, input_hw, mode)
+        if mode == "off" or (not stale and state.ar_tier is not None):
             return
-        if advice:
+        if advice is not None:
             state.ar_tier, state.tier_reason = advised_ar_tier(self._entries, mode, advice.assignment)
         else:
             pixels = input_hw[0] * input_hw[1]
